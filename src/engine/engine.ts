@@ -1,0 +1,974 @@
+/**
+ * The matching engine: a pure, deterministic state machine. `apply(command, out)` appends the
+ * command's events to `out`; docs/engine.md is its specification, rule by rule.
+ *
+ * Fail-fast policy (NautilusTrader's): expected failures are `rejected` events with a code; a broken
+ * invariant (a hold that cannot pay a notional, a sequence going backwards) throws, because the state
+ * can no longer be trusted and the process must stop rather than journal a lie.
+ */
+import { limits } from "../limits.js";
+import { Account } from "./account.js";
+import type { EngineCode } from "./codes.js";
+import { type EngineConfig, type Market, type SettledConfig, settleConfig } from "./config.js";
+import type { EngineDump, EngineModel, OrderDump } from "./dump.js";
+import { GtdQueue } from "./gtd-queue.js";
+import { add, big, feeCeil, type Int, inInt64, mul, sub } from "./int.js";
+import { MarketState } from "./market-state.js";
+import { Order } from "./order.js";
+import { readSnapshot, writeSnapshot } from "./snapshot.js";
+import { sha256Hex } from "./state-hash.js";
+import type {
+  AmendOrderCommand,
+  CancelAllCommand,
+  CancelOrderCommand,
+  Command,
+  EngineEvent,
+  OrderReason,
+  OrderStatus,
+  PlaceOrderCommand,
+  Side,
+  TransferCommand,
+} from "./types.js";
+
+export const feeAccountId = 0;
+
+const clientOrderIdPattern = /^[A-Za-z0-9_-]{1,36}$/;
+const transferIdPattern = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Why matching stopped. */
+enum End {
+  /** Quantity filled, or no acceptable liquidity left. */
+  Book = 0,
+  SelfTrade = 1,
+  FillLimit = 2,
+  /** A market buy by quoteQuantity cannot pay for one more lot. */
+  Budget = 3,
+}
+
+export interface TransferRecord {
+  kind: "deposit" | "withdraw";
+  accountId: number;
+  asset: number;
+  amount: Int;
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+}
+
+function isAmount(x: unknown): x is Int {
+  return (typeof x === "number" && Number.isSafeInteger(x)) || typeof x === "bigint";
+}
+
+export class Engine implements EngineModel {
+  readonly config: SettledConfig;
+  /** Index = accountId; account 0 is the fee account. */
+  readonly accounts: Account[] = [];
+  readonly orders = new Map<number, Order>();
+  readonly markets: MarketState[];
+  readonly marketBySymbol = new Map<string, MarketState>();
+  /** Per asset index: deposits minus withdrawals, i.e. the sum of every balance of that asset. */
+  readonly supply: Int[];
+  readonly transfers = new Map<string, TransferRecord>();
+  readonly gtd = new GtdQueue();
+  nextOrderId = 1;
+  nextTradeId = 1;
+  lastSeq = 0;
+  time = 0;
+
+  // Scratch state of the command being applied.
+  private stamp = 0;
+  private seq = 0;
+  private out: EngineEvent[] = [];
+  private readonly dirtyAccounts: Account[] = [];
+  private readonly dirtyAssets: number[] = [];
+  private readonly dirtyAvailable: Int[] = [];
+  private readonly dirtyLocked: Int[] = [];
+  private readonly touchedMarkets: MarketState[] = [];
+  private walkCost: Int = 0;
+
+  constructor(config: EngineConfig | SettledConfig) {
+    this.config = "assetByName" in config ? config : settleConfig(config);
+    this.markets = this.config.markets.map((m) => new MarketState(m));
+    for (const ms of this.markets) this.marketBySymbol.set(ms.market.symbol, ms);
+    this.supply = this.config.assets.map(() => 0);
+    this.accounts.push(new Account(feeAccountId, this.config.assets.length));
+  }
+
+  // ───────────────────────────── the command loop ─────────────────────────────
+
+  apply(cmd: Command, out: EngineEvent[]): void {
+    if (!(cmd.seq > this.lastSeq) || !(cmd.time >= this.time)) {
+      throw new Error(
+        `engine: command seq ${cmd.seq} time ${cmd.time} after seq ${this.lastSeq} time ${this.time}: the sequencer must never go backwards`,
+      );
+    }
+    this.out = out;
+    this.seq = cmd.seq;
+    this.time = cmd.time;
+    this.lastSeq = cmd.seq;
+    this.stamp++;
+    if (this.gtd.size > 0) this.expireDue();
+    switch (cmd.type) {
+      case "place":
+        this.place(cmd);
+        break;
+      case "amend":
+        this.amend(cmd);
+        break;
+      case "cancel":
+        this.cancel(cmd);
+        break;
+      case "cancel_all":
+        this.cancelAll(cmd);
+        break;
+      case "deposit":
+      case "withdraw":
+        this.transfer(cmd);
+        break;
+      case "create_account":
+        this.createAccount();
+        break;
+      case "tick":
+        break;
+      default:
+        throw new Error(`engine: unknown command type ${(cmd as { type: unknown }).type}`);
+    }
+    if (this.touchedMarkets.length > 0) this.runStops();
+    if (this.dirtyAccounts.length > 0) this.flushBalances();
+  }
+
+  private reject(
+    command: Command["type"],
+    code: EngineCode,
+    accountId: number,
+    orderId = 0,
+    clientOrderId = "",
+  ): void {
+    this.out.push({
+      type: "rejected",
+      seq: this.seq,
+      time: this.time,
+      command,
+      code,
+      accountId,
+      orderId,
+      clientOrderId,
+    });
+  }
+
+  private accountOf(id: number): Account | undefined {
+    return isCount(id) && id < this.accounts.length ? this.accounts[id] : undefined;
+  }
+
+  // ───────────────────────────── balances ─────────────────────────────
+
+  /** Saves the balance before its first change in this command, for the balance events. */
+  private touch(account: Account, asset: number): void {
+    if (account.touchedStamp[asset] === this.stamp) return;
+    account.touchedStamp[asset] = this.stamp;
+    this.dirtyAccounts.push(account);
+    this.dirtyAssets.push(asset);
+    this.dirtyAvailable.push(account.available[asset]!);
+    this.dirtyLocked.push(account.locked[asset]!);
+  }
+
+  private lock(account: Account, asset: number, amount: Int): void {
+    if (amount === 0) return;
+    this.touch(account, asset);
+    account.available[asset] = sub(account.available[asset]!, amount);
+    account.locked[asset] = add(account.locked[asset]!, amount);
+  }
+
+  private unlock(account: Account, asset: number, amount: Int): void {
+    if (amount === 0) return;
+    this.touch(account, asset);
+    account.locked[asset] = sub(account.locked[asset]!, amount);
+    account.available[asset] = add(account.available[asset]!, amount);
+  }
+
+  private credit(account: Account, asset: number, amount: Int): void {
+    if (amount === 0) return;
+    this.touch(account, asset);
+    account.available[asset] = add(account.available[asset]!, amount);
+  }
+
+  private debitAvailable(account: Account, asset: number, amount: Int): void {
+    if (amount === 0) return;
+    this.touch(account, asset);
+    account.available[asset] = sub(account.available[asset]!, amount);
+  }
+
+  private debitLocked(account: Account, asset: number, amount: Int): void {
+    if (amount === 0) return;
+    this.touch(account, asset);
+    account.locked[asset] = sub(account.locked[asset]!, amount);
+  }
+
+  /** One balance event per (account, asset) that changed in this command, by (accountId, asset). */
+  private flushBalances(): void {
+    const accounts = this.dirtyAccounts;
+    const assets = this.dirtyAssets;
+    const n = accounts.length;
+    const changed: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = accounts[i]!;
+      const asset = assets[i]!;
+      if (a.available[asset] !== this.dirtyAvailable[i] || a.locked[asset] !== this.dirtyLocked[i])
+        changed.push(i);
+    }
+    if (changed.length > 1) {
+      changed.sort((x, y) => accounts[x]!.id - accounts[y]!.id || assets[x]! - assets[y]!);
+    }
+    for (const i of changed) {
+      const a = accounts[i]!;
+      const asset = assets[i]!;
+      this.out.push({
+        type: "balance",
+        seq: this.seq,
+        time: this.time,
+        accountId: a.id,
+        asset: this.config.assets[asset]!.asset,
+        available: a.available[asset]!,
+        locked: a.locked[asset]!,
+      });
+    }
+    accounts.length = 0;
+    assets.length = 0;
+    this.dirtyAvailable.length = 0;
+    this.dirtyLocked.length = 0;
+  }
+
+  // ───────────────────────────── accounts and transfers ─────────────────────────────
+
+  private createAccount(): void {
+    if (this.accounts.length > limits.accountsMax) {
+      this.reject("create_account", "TOO_MANY_ACCOUNTS", 0);
+      return;
+    }
+    const account = new Account(this.accounts.length, this.config.assets.length);
+    this.accounts.push(account);
+    this.out.push({ type: "account_created", seq: this.seq, time: this.time, accountId: account.id });
+  }
+
+  private transfer(cmd: TransferCommand): void {
+    const account = this.accountOf(cmd.accountId);
+    if (account === undefined) return this.reject(cmd.type, "UNKNOWN_ACCOUNT", cmd.accountId);
+    const asset = this.config.assetByName.get(cmd.asset);
+    if (asset === undefined) return this.reject(cmd.type, "UNKNOWN_ASSET", account.id);
+    if (typeof cmd.transferId !== "string" || !transferIdPattern.test(cmd.transferId)) {
+      return this.reject(cmd.type, "INVALID_TRANSFER_ID", account.id);
+    }
+    const amount = cmd.amount;
+    if (!isAmount(amount) || !(amount > 0)) return this.reject(cmd.type, "INVALID_AMOUNT", account.id);
+    if (!inInt64(amount)) return this.reject(cmd.type, "AMOUNT_OVERFLOW", account.id);
+    const previous = this.transfers.get(cmd.transferId);
+    if (previous !== undefined) {
+      if (
+        previous.kind !== cmd.type ||
+        previous.accountId !== account.id ||
+        previous.asset !== asset.index ||
+        previous.amount !== amount
+      ) {
+        return this.reject(cmd.type, "TRANSFER_ID_CONFLICT", account.id);
+      }
+      this.transferEvent(cmd, account.id, true);
+      return;
+    }
+    if (this.transfers.size >= limits.transfersMax)
+      return this.reject(cmd.type, "TOO_MANY_TRANSFERS", account.id);
+    if (cmd.type === "deposit") {
+      const supply = add(this.supply[asset.index]!, amount);
+      if (!inInt64(supply)) return this.reject(cmd.type, "AMOUNT_OVERFLOW", account.id);
+      this.supply[asset.index] = supply;
+      this.credit(account, asset.index, amount);
+    } else {
+      if (account.available[asset.index]! < amount)
+        return this.reject(cmd.type, "INSUFFICIENT_FUNDS", account.id);
+      this.supply[asset.index] = sub(this.supply[asset.index]!, amount);
+      this.debitAvailable(account, asset.index, amount);
+    }
+    this.transfers.set(cmd.transferId, { kind: cmd.type, accountId: account.id, asset: asset.index, amount });
+    this.transferEvent(cmd, account.id, false);
+  }
+
+  private transferEvent(cmd: TransferCommand, accountId: number, duplicate: boolean): void {
+    this.out.push({
+      type: "transfer",
+      seq: this.seq,
+      time: this.time,
+      kind: cmd.type,
+      accountId,
+      asset: cmd.asset,
+      amount: cmd.amount,
+      transferId: cmd.transferId,
+      duplicate,
+    });
+  }
+
+  // ───────────────────────────── placing orders ─────────────────────────────
+
+  private notional(market: Market, price: number, quantity: number): Int {
+    return mul(mul(price, quantity), market.quoteUnitsPerTickLot);
+  }
+
+  /** docs/engine.md "place" step 4-8: the shape of the order alone, without the book or balances. */
+  private shapeError(cmd: PlaceOrderCommand, market: Market): EngineCode | null {
+    const { orderType, side } = cmd;
+    const isLimit = orderType === "limit" || orderType === "stop_limit";
+    const isStop = orderType === "stop_limit" || orderType === "stop_market";
+    if (!isLimit && orderType !== "market" && orderType !== "stop_market") return "INVALID_ORDER_TYPE";
+    if (side !== "buy" && side !== "sell") return "INVALID_ORDER_TYPE";
+    if (
+      !isCount(cmd.price) ||
+      !isCount(cmd.stopPrice) ||
+      !isCount(cmd.quantity) ||
+      !isAmount(cmd.quoteQuantity)
+    ) {
+      return "INVALID_ORDER_TYPE";
+    }
+    if (isLimit ? cmd.price === 0 : cmd.price !== 0) return "INVALID_PRICE";
+    if (isStop ? cmd.stopPrice === 0 : cmd.stopPrice !== 0) return "INVALID_STOP_PRICE";
+    if (cmd.postOnly !== false && (cmd.postOnly !== true || orderType !== "limit"))
+      return "INVALID_ORDER_TYPE";
+    const byQuote = cmd.quoteQuantity !== 0;
+    if (cmd.quoteQuantity < 0) return "INVALID_QUANTITY";
+    if (isLimit) {
+      if (byQuote) return "INVALID_ORDER_TYPE";
+      if (cmd.quantity === 0) return "INVALID_QUANTITY";
+    } else {
+      if (byQuote && (side === "sell" || cmd.quantity !== 0)) return "INVALID_ORDER_TYPE";
+      if (!byQuote && cmd.quantity === 0) return "INVALID_QUANTITY";
+    }
+    if (cmd.price > limits.priceTicksMax) return "INVALID_PRICE";
+    if (cmd.stopPrice > limits.priceTicksMax) return "INVALID_STOP_PRICE";
+    const tif = cmd.timeInForce;
+    if (tif !== "GTC" && tif !== "IOC" && tif !== "FOK" && tif !== "GTD") return "INVALID_TIME_IN_FORCE";
+    if (!isLimit && (tif === "GTD" || (tif === "FOK" && byQuote))) return "INVALID_TIME_IN_FORCE";
+    if (cmd.postOnly && tif !== "GTC" && tif !== "GTD") return "INVALID_TIME_IN_FORCE";
+    if (!isCount(cmd.expireTime)) return "INVALID_EXPIRE_TIME";
+    if (tif === "GTD" ? !(cmd.expireTime > cmd.time) : cmd.expireTime !== 0) return "INVALID_EXPIRE_TIME";
+    const validSelfTrade =
+      cmd.selfTradePrevention === "cancel_taker" ||
+      cmd.selfTradePrevention === "cancel_maker" ||
+      cmd.selfTradePrevention === "cancel_both";
+    if (!validSelfTrade) return "INVALID_ORDER_TYPE";
+    if (
+      cmd.quantity !== 0 &&
+      (cmd.quantity < market.minQuantityLots || cmd.quantity > market.maxQuantityLots)
+    ) {
+      return "INVALID_QUANTITY";
+    }
+    if (byQuote && !inInt64(cmd.quoteQuantity)) return "AMOUNT_OVERFLOW";
+    if (isLimit) {
+      const notional = this.notional(market, cmd.price, cmd.quantity);
+      if (!inInt64(notional)) return "AMOUNT_OVERFLOW";
+      if (notional < market.minNotional) return "MIN_NOTIONAL";
+    }
+    if (byQuote && cmd.quoteQuantity < market.minNotional) return "MIN_NOTIONAL";
+    return null;
+  }
+
+  private place(cmd: PlaceOrderCommand): void {
+    const account = this.accountOf(cmd.accountId);
+    if (account === undefined)
+      return this.reject("place", "UNKNOWN_ACCOUNT", cmd.accountId, 0, cmd.clientOrderId);
+    const ms = this.marketBySymbol.get(cmd.symbol);
+    if (ms === undefined) return this.reject("place", "UNKNOWN_SYMBOL", account.id, 0, cmd.clientOrderId);
+    const clientOrderId = cmd.clientOrderId;
+    if (clientOrderId !== "") {
+      if (typeof clientOrderId !== "string" || !clientOrderIdPattern.test(clientOrderId)) {
+        return this.reject("place", "INVALID_CLIENT_ORDER_ID", account.id, 0, "");
+      }
+      const original = account.clientOrderIds?.get(clientOrderId);
+      if (original !== undefined) {
+        this.out.push({
+          type: "duplicate_order",
+          seq: this.seq,
+          time: this.time,
+          accountId: account.id,
+          orderId: original,
+          clientOrderId,
+        });
+        return;
+      }
+    }
+    const market = ms.market;
+    const shape = this.shapeError(cmd, market);
+    if (shape !== null) return this.reject("place", shape, account.id, 0, clientOrderId);
+    const isStop = cmd.orderType === "stop_limit" || cmd.orderType === "stop_market";
+    if (account.openOrderCount >= limits.openOrdersPerAccountMax) {
+      return this.reject("place", "TOO_MANY_OPEN_ORDERS", account.id, 0, clientOrderId);
+    }
+    if (isStop && ms.stops.length >= limits.stopOrdersPerMarketMax) {
+      return this.reject("place", "TOO_MANY_STOP_ORDERS", account.id, 0, clientOrderId);
+    }
+    const isBuy = cmd.side === "buy";
+    const heldAsset = isBuy ? market.quote.index : market.base.index;
+    let hold: Int;
+    if (!isBuy) {
+      hold = mul(cmd.quantity, market.baseUnitsPerLot);
+    } else if (cmd.orderType === "limit" || cmd.orderType === "stop_limit") {
+      const notional = this.notional(market, cmd.price, cmd.quantity);
+      hold = add(notional, feeCeil(notional, market.holdFeeBps));
+    } else if (cmd.quoteQuantity !== 0) {
+      hold = add(cmd.quoteQuantity, feeCeil(cmd.quoteQuantity, market.takerFeeBps));
+    } else if (cmd.orderType === "market") {
+      this.walk(ms, true, account, 0, cmd.selfTradePrevention, cmd.quantity);
+      hold = add(this.walkCost, feeCeil(this.walkCost, market.takerFeeBps));
+    } else {
+      hold = 0; // a stop_market buy by quantity prices its hold when it triggers
+    }
+    if (!inInt64(hold)) return this.reject("place", "AMOUNT_OVERFLOW", account.id, 0, clientOrderId);
+    if (account.available[heldAsset]! < hold) {
+      return this.reject("place", "INSUFFICIENT_FUNDS", account.id, 0, clientOrderId);
+    }
+    if (cmd.postOnly && this.wouldTake(ms, isBuy, cmd.price)) {
+      return this.reject("place", "POST_ONLY_WOULD_TAKE", account.id, 0, clientOrderId);
+    }
+    if (cmd.orderType === "limit" && (cmd.timeInForce === "GTC" || cmd.timeInForce === "GTD")) {
+      const code = this.levelBoundError(ms, isBuy, cmd.price);
+      if (code !== null) return this.reject("place", code, account.id, 0, clientOrderId);
+    }
+
+    const order = new Order(
+      this.nextOrderId++,
+      account,
+      ms,
+      cmd.side,
+      cmd.orderType,
+      cmd.timeInForce,
+      cmd.price,
+      cmd.stopPrice,
+      cmd.quantity,
+      cmd.quoteQuantity,
+      cmd.postOnly,
+      cmd.expireTime,
+      clientOrderId,
+      cmd.selfTradePrevention,
+      this.time,
+    );
+    if (clientOrderId !== "") this.rememberClientOrderId(account, clientOrderId, order.id);
+    this.lock(account, heldAsset, hold);
+    order.hold = hold;
+    this.orders.set(order.id, order);
+    account.linkOrder(order);
+    if (cmd.timeInForce === "GTD") this.gtd.push(order);
+    if (isStop) {
+      order.status = "untriggered";
+      ms.stops.push(order);
+      this.touchMarket(ms);
+      this.orderEvent(order, "placed");
+      return;
+    }
+    this.orderEvent(order, "placed");
+    this.execute(order);
+  }
+
+  private rememberClientOrderId(account: Account, clientOrderId: string, orderId: number): void {
+    let ids = account.clientOrderIds;
+    if (ids === null) ids = account.clientOrderIds = new Map();
+    if (ids.size >= limits.clientOrderIdsPerAccountMax) ids.delete(ids.keys().next().value!);
+    ids.set(clientOrderId, orderId);
+  }
+
+  private wouldTake(ms: MarketState, isBuy: boolean, price: number): boolean {
+    const best = ms.oppositeOf(isBuy).best();
+    return best !== null && (isBuy ? best.price <= price : best.price >= price);
+  }
+
+  private levelBoundError(ms: MarketState, isBuy: boolean, price: number): EngineCode | null {
+    const side = ms.sideOf(isBuy);
+    const level = side.byPrice.get(price);
+    if (level === undefined)
+      return side.levels.length >= limits.priceLevelsPerSideMax ? "BOOK_LEVELS_FULL" : null;
+    return level.count >= limits.ordersPerLevelMax ? "PRICE_LEVEL_FULL" : null;
+  }
+
+  /**
+   * Walks the opposite side as a taker would (docs/engine.md "Walking"): returns the lots it would get
+   * and leaves their notional in `walkCost`. Changes nothing.
+   */
+  private walk(
+    ms: MarketState,
+    isBuy: boolean,
+    account: Account,
+    limitPrice: number,
+    selfTrade: PlaceOrderCommand["selfTradePrevention"],
+    want: number,
+  ): number {
+    const market = ms.market;
+    const levels = ms.oppositeOf(isBuy).levels;
+    let got = 0;
+    let cost: Int = 0;
+    let fills = 0;
+    outer: for (let i = levels.length - 1; i >= 0 && got < want; i--) {
+      const level = levels[i]!;
+      if (limitPrice !== 0 && (isBuy ? level.price > limitPrice : level.price < limitPrice)) break;
+      for (let o = level.head; o !== null && got < want; o = o.next) {
+        if (o.account === account) {
+          if (selfTrade === "cancel_maker") continue;
+          break outer;
+        }
+        if (fills === limits.fillsPerOrderMax) break outer;
+        fills++;
+        const take = Math.min(o.quantity - o.filled, want - got);
+        got += take;
+        cost = add(cost, this.notional(market, level.price, take));
+      }
+    }
+    this.walkCost = cost;
+    return got;
+  }
+
+  // ───────────────────────────── matching ─────────────────────────────
+
+  /** A taker (new, triggered or amended order) matches, then rests, fills or ends. */
+  private execute(order: Order): void {
+    const filledBefore = order.filled;
+    const isBuy = order.side === "buy";
+    const ms = order.market;
+    if (order.timeInForce === "FOK") {
+      const want = order.quantity - order.filled;
+      if (this.walk(ms, isBuy, order.account, order.price, order.selfTradePrevention, want) < want) {
+        this.close(order, "expired", "expired_fok");
+        return;
+      }
+    }
+    const end = this.match(order, isBuy);
+    const rests =
+      (order.type === "limit" || order.type === "stop_limit") &&
+      (order.timeInForce === "GTC" || order.timeInForce === "GTD");
+    if (end === End.SelfTrade) {
+      this.close(order, "cancelled", "self_trade");
+    } else if (order.quoteQuantity === 0 && order.filled === order.quantity) {
+      this.close(order, "filled", "traded");
+    } else if (end === End.Budget) {
+      if (order.filled > 0) this.close(order, "filled", "traded");
+      else this.close(order, "expired", "expired_ioc");
+    } else if (rests) {
+      order.status = order.filled > 0 ? "partially_filled" : "open";
+      ms.sideOf(isBuy).append(order);
+      if (order.filled > filledBefore) this.orderEvent(order, "traded");
+    } else {
+      this.close(order, "expired", end === End.FillLimit ? "fill_limit" : "expired_ioc");
+    }
+  }
+
+  private match(taker: Order, isBuy: boolean): End {
+    const ms = taker.market;
+    const opposite = ms.oppositeOf(isBuy);
+    const limitPrice = taker.price;
+    const byBudget = taker.quoteQuantity !== 0;
+    const perLotScale = ms.market.quoteUnitsPerTickLot;
+    let fills = 0;
+    for (;;) {
+      const remaining = taker.quantity - taker.filled;
+      if (!byBudget && remaining === 0) return End.Book;
+      const level = opposite.best();
+      if (level === null) return End.Book;
+      if (limitPrice !== 0 && (isBuy ? level.price > limitPrice : level.price < limitPrice)) return End.Book;
+      const maker = level.head!;
+      if (maker.account === taker.account) {
+        const mode = taker.selfTradePrevention;
+        if (mode === "cancel_taker") return End.SelfTrade;
+        this.close(maker, "cancelled", "self_trade");
+        if (mode === "cancel_both") return End.SelfTrade;
+        continue;
+      }
+      if (fills === limits.fillsPerOrderMax) return End.FillLimit;
+      let quantity = maker.quantity - maker.filled;
+      if (byBudget) {
+        const budgetLeft = sub(taker.quoteQuantity, taker.filledNotional);
+        const perLot = mul(level.price, perLotScale);
+        const affordable = budgetLeft < perLot ? 0 : Number(big(budgetLeft) / big(perLot));
+        if (affordable === 0) return End.Budget;
+        if (affordable < quantity) quantity = affordable;
+      } else if (remaining < quantity) {
+        quantity = remaining;
+      }
+      this.trade(taker, maker, isBuy, quantity);
+      fills++;
+    }
+  }
+
+  private trade(taker: Order, maker: Order, takerBuys: boolean, quantity: number): void {
+    const ms = taker.market;
+    const market = ms.market;
+    const level = maker.level!;
+    const price = level.price;
+    const quote = market.quote.index;
+    const base = market.base.index;
+    const notional = this.notional(market, price, quantity);
+    let takerFee = feeCeil(notional, market.takerFeeBps);
+    let makerFee = feeCeil(notional, market.makerFeeBps);
+    const baseAmount = mul(quantity, market.baseUnitsPerLot);
+    const buyer = takerBuys ? taker : maker;
+    const seller = takerBuys ? maker : taker;
+
+    seller.hold = sub(seller.hold, baseAmount);
+    this.debitLocked(seller.account, base, baseAmount);
+    this.credit(seller.account, quote, sub(notional, takerBuys ? makerFee : takerFee));
+    this.credit(buyer.account, base, baseAmount);
+    if (takerBuys) takerFee = this.payFromHold(buyer, notional, takerFee);
+    else makerFee = this.payFromHold(buyer, notional, makerFee);
+    this.credit(this.accounts[feeAccountId]!, quote, add(takerFee, makerFee));
+
+    maker.filled += quantity;
+    maker.filledNotional = add(maker.filledNotional, notional);
+    taker.filled += quantity;
+    taker.filledNotional = add(taker.filledNotional, notional);
+    level.total -= quantity;
+    ms.lastPrice = price;
+    this.touchMarket(ms);
+    this.out.push({
+      type: "trade",
+      seq: this.seq,
+      time: this.time,
+      tradeId: this.nextTradeId++,
+      symbol: market.symbol,
+      price,
+      quantity,
+      notional,
+      takerSide: taker.side,
+      takerOrderId: taker.id,
+      takerAccountId: taker.account.id,
+      makerOrderId: maker.id,
+      makerAccountId: maker.account.id,
+      takerFee,
+      makerFee,
+    });
+    if (maker.filled === maker.quantity) {
+      this.close(maker, "filled", "traded");
+    } else {
+      maker.status = "partially_filled";
+      this.orderEvent(maker, "traded");
+    }
+  }
+
+  /**
+   * The buyer pays notional + fee from its order's hold. Per-trade rounding of fees can exceed the
+   * single rounding of the hold by one unit per fill; the rest comes from its available balance, and
+   * if that is short too, the fee is reduced (docs/engine.md). Returns the fee actually charged.
+   */
+  private payFromHold(buyer: Order, notional: Int, fee: Int): Int {
+    const account = buyer.account;
+    const quote = buyer.market.market.quote.index;
+    const pay = add(notional, fee);
+    if (!(buyer.hold < pay)) {
+      buyer.hold = sub(buyer.hold, pay);
+      this.debitLocked(account, quote, pay);
+      return fee;
+    }
+    const fromHold = buyer.hold;
+    const rest = sub(pay, fromHold);
+    buyer.hold = 0;
+    this.debitLocked(account, quote, fromHold);
+    const available = account.available[quote]!;
+    if (!(available < rest)) {
+      this.debitAvailable(account, quote, rest);
+      return fee;
+    }
+    const charged = sub(fee, sub(rest, available));
+    if (charged < 0) {
+      throw new Error(`engine: order ${buyer.id} cannot pay the notional of its own fill: holds are broken`);
+    }
+    this.debitAvailable(account, quote, available);
+    return charged;
+  }
+
+  /** Ends an order: out of the book or the stops, hold released, event emitted, forgotten. */
+  private close(order: Order, status: OrderStatus, reason: OrderReason): void {
+    const ms = order.market;
+    const isBuy = order.side === "buy";
+    if (order.level !== null) ms.sideOf(isBuy).remove(order);
+    else if (order.status === "untriggered") ms.stops.splice(ms.stops.indexOf(order), 1);
+    if (order.hold !== 0) {
+      const market = ms.market;
+      this.unlock(order.account, isBuy ? market.quote.index : market.base.index, order.hold);
+      order.hold = 0;
+    }
+    order.status = status;
+    this.orders.delete(order.id);
+    order.account.unlinkOrder(order);
+    this.orderEvent(order, reason);
+  }
+
+  private orderEvent(o: Order, reason: OrderReason): void {
+    this.out.push({
+      type: "order",
+      seq: this.seq,
+      time: this.time,
+      reason,
+      orderId: o.id,
+      accountId: o.account.id,
+      symbol: o.market.market.symbol,
+      side: o.side,
+      orderType: o.type,
+      timeInForce: o.timeInForce,
+      price: o.price,
+      stopPrice: o.stopPrice,
+      quantity: o.quantity,
+      filledQuantity: o.filled,
+      filledNotional: o.filledNotional,
+      quoteQuantity: o.quoteQuantity,
+      status: o.status,
+      postOnly: o.postOnly,
+      expireTime: o.expireTime,
+      clientOrderId: o.clientOrderId,
+      selfTradePrevention: o.selfTradePrevention,
+      createdAt: o.createdAt,
+    });
+  }
+
+  // ───────────────────────────── stops and expiry ─────────────────────────────
+
+  private touchMarket(ms: MarketState): void {
+    if (ms.touchedStamp === this.stamp) return;
+    ms.touchedStamp = this.stamp;
+    this.touchedMarkets.push(ms);
+  }
+
+  private runStops(): void {
+    const touched = this.touchedMarkets;
+    if (touched.length > 1) touched.sort((a, b) => a.market.index - b.market.index);
+    let triggers = 0;
+    // Triggering trades only in the stop's own market, which is already in the list.
+    for (let m = 0; m < touched.length; m++) {
+      const ms = touched[m]!;
+      while (ms.lastPrice !== 0 && ms.stops.length > 0 && triggers < limits.stopTriggersPerCommandMax) {
+        const stops = ms.stops;
+        const last = ms.lastPrice;
+        let index = -1;
+        for (let i = 0; i < stops.length; i++) {
+          const s = stops[i]!;
+          if (s.side === "buy" ? last >= s.stopPrice : last <= s.stopPrice) {
+            index = i;
+            break;
+          }
+        }
+        if (index < 0) break;
+        const order = stops[index]!;
+        stops.splice(index, 1);
+        triggers++;
+        this.trigger(order);
+      }
+    }
+    touched.length = 0;
+  }
+
+  private trigger(order: Order): void {
+    const ms = order.market;
+    const market = ms.market;
+    order.status = "open";
+    this.orderEvent(order, "triggered");
+    if (order.side === "buy" && order.type === "stop_market" && order.quoteQuantity === 0) {
+      this.walk(ms, true, order.account, 0, order.selfTradePrevention, order.quantity);
+      const hold = add(this.walkCost, feeCeil(this.walkCost, market.takerFeeBps));
+      if (order.account.available[market.quote.index]! < hold || !inInt64(hold)) {
+        this.close(order, "cancelled", "insufficient_funds");
+        return;
+      }
+      this.lock(order.account, market.quote.index, hold);
+      order.hold = hold;
+    }
+    this.execute(order);
+  }
+
+  private expireDue(): void {
+    for (let top = this.gtd.peek(); top !== null && top.expireTime <= this.time; top = this.gtd.peek()) {
+      this.gtd.pop();
+      if (this.orders.get(top.id) === top) this.close(top, "expired", "expired_gtd");
+    }
+  }
+
+  // ───────────────────────────── cancel and amend ─────────────────────────────
+
+  private cancel(cmd: CancelOrderCommand): void {
+    const account = this.accountOf(cmd.accountId);
+    if (account === undefined) return this.reject("cancel", "UNKNOWN_ACCOUNT", cmd.accountId, cmd.orderId);
+    const order = this.orders.get(cmd.orderId);
+    if (order === undefined || order.account !== account) {
+      return this.reject("cancel", "ORDER_NOT_FOUND", account.id, cmd.orderId);
+    }
+    this.close(order, "cancelled", "cancelled");
+  }
+
+  private cancelAll(cmd: CancelAllCommand): void {
+    const account = this.accountOf(cmd.accountId);
+    if (account === undefined) return this.reject("cancel_all", "UNKNOWN_ACCOUNT", cmd.accountId);
+    let ms: MarketState | undefined;
+    if (cmd.symbol !== "") {
+      ms = this.marketBySymbol.get(cmd.symbol);
+      if (ms === undefined) return this.reject("cancel_all", "UNKNOWN_SYMBOL", account.id);
+    }
+    for (let o = account.firstOrder; o !== null; ) {
+      const next = o.accountNext;
+      if (ms === undefined || o.market === ms) this.close(o, "cancelled", "cancelled");
+      o = next;
+    }
+  }
+
+  private amend(cmd: AmendOrderCommand): void {
+    const account = this.accountOf(cmd.accountId);
+    if (account === undefined) return this.reject("amend", "UNKNOWN_ACCOUNT", cmd.accountId, cmd.orderId);
+    const order = this.orders.get(cmd.orderId);
+    if (order === undefined || order.account !== account) {
+      return this.reject("amend", "ORDER_NOT_FOUND", account.id, cmd.orderId);
+    }
+    const reject = (code: EngineCode) =>
+      this.reject("amend", code, account.id, order.id, order.clientOrderId);
+    if (order.type !== "limit" && order.type !== "stop_limit") return reject("INVALID_ORDER_TYPE");
+    if (!isCount(cmd.quantity) || !isCount(cmd.price)) return reject("INVALID_QUANTITY");
+    if (cmd.quantity === 0 && cmd.price === 0) return reject("INVALID_QUANTITY");
+    if (cmd.price > limits.priceTicksMax) return reject("INVALID_PRICE");
+    const ms = order.market;
+    const market = ms.market;
+    const price = cmd.price === 0 ? order.price : cmd.price;
+    const quantity = cmd.quantity === 0 ? order.quantity : cmd.quantity;
+    if (quantity <= order.filled || quantity < market.minQuantityLots || quantity > market.maxQuantityLots) {
+      return reject("INVALID_QUANTITY");
+    }
+    const notional = this.notional(market, price, quantity);
+    if (!inInt64(notional)) return reject("AMOUNT_OVERFLOW");
+    if (notional < market.minNotional) return reject("MIN_NOTIONAL");
+    const isBuy = order.side === "buy";
+    const heldAsset = isBuy ? market.quote.index : market.base.index;
+    const remaining = quantity - order.filled;
+    let hold: Int;
+    if (isBuy) {
+      const remainingNotional = this.notional(market, price, remaining);
+      hold = add(remainingNotional, feeCeil(remainingNotional, market.holdFeeBps));
+    } else {
+      hold = mul(remaining, market.baseUnitsPerLot);
+    }
+    if (add(account.available[heldAsset]!, order.hold) < hold) return reject("INSUFFICIENT_FUNDS");
+    if (order.postOnly && this.wouldTake(ms, isBuy, price)) return reject("POST_ONLY_WOULD_TAKE");
+    const resting = order.level !== null;
+    if (resting && price !== order.price) {
+      const code = this.levelBoundError(ms, isBuy, price);
+      if (code !== null) return reject(code);
+    }
+
+    this.unlock(account, heldAsset, order.hold);
+    this.lock(account, heldAsset, hold);
+    order.hold = hold;
+    if (!resting) {
+      // An untriggered stop_limit: new terms, no book position to keep or lose.
+      order.price = price;
+      order.quantity = quantity;
+      this.touchMarket(ms);
+      this.orderEvent(order, "amended");
+      return;
+    }
+    if (price === order.price && quantity <= order.quantity) {
+      order.level!.total -= order.quantity - quantity;
+      order.quantity = quantity;
+      this.orderEvent(order, "amended");
+      return;
+    }
+    ms.sideOf(isBuy).remove(order);
+    order.price = price;
+    order.quantity = quantity;
+    this.orderEvent(order, "amended");
+    this.execute(order);
+  }
+
+  // ───────────────────────────── state: dump, hash, snapshot, queries ─────────────────────────────
+
+  dump(): EngineDump {
+    const orderDump = (o: Order): OrderDump => ({
+      orderId: o.id,
+      accountId: o.account.id,
+      symbol: o.market.market.symbol,
+      side: o.side,
+      orderType: o.type,
+      timeInForce: o.timeInForce,
+      price: o.price,
+      stopPrice: o.stopPrice,
+      quantity: o.quantity,
+      filledQuantity: o.filled,
+      filledNotional: String(o.filledNotional),
+      quoteQuantity: String(o.quoteQuantity),
+      hold: String(o.hold),
+      status: o.status,
+      postOnly: o.postOnly,
+      expireTime: o.expireTime,
+      clientOrderId: o.clientOrderId,
+      selfTradePrevention: o.selfTradePrevention,
+      createdAt: o.createdAt,
+    });
+    const sideDump = (levels: readonly { price: number; head: Order | null }[]): [number, number[]][] => {
+      const result: [number, number[]][] = [];
+      for (let i = levels.length - 1; i >= 0; i--) {
+        const ids: number[] = [];
+        for (let o = levels[i]!.head; o !== null; o = o.next) ids.push(o.id);
+        result.push([levels[i]!.price, ids]);
+      }
+      return result;
+    };
+    return {
+      lastSeq: this.lastSeq,
+      time: this.time,
+      nextAccountId: this.accounts.length,
+      nextOrderId: this.nextOrderId,
+      nextTradeId: this.nextTradeId,
+      accounts: this.accounts.map((a) => ({
+        accountId: a.id,
+        balances: a.available.map((v, i) => [String(v), String(a.locked[i])] as [string, string]),
+      })),
+      orders: [...this.orders.values()].sort((a, b) => a.id - b.id).map(orderDump),
+      markets: this.markets.map((ms) => ({
+        symbol: ms.market.symbol,
+        lastPrice: ms.lastPrice,
+        bids: sideDump(ms.bids.levels),
+        asks: sideDump(ms.asks.levels),
+        stops: ms.stops.map((o) => o.id),
+      })),
+    };
+  }
+
+  snapshot(): Uint8Array {
+    return writeSnapshot(this);
+  }
+
+  static restore(config: EngineConfig, bytes: Uint8Array): Engine {
+    return readSnapshot(new Engine(config), bytes);
+  }
+
+  stateHash(): string {
+    return sha256Hex(this.snapshot());
+  }
+
+  /** Balances of an account by asset name, for the API; undefined for an unknown account. */
+  balances(accountId: number): { asset: string; available: Int; locked: Int }[] | undefined {
+    const account = this.accountOf(accountId);
+    if (account === undefined) return undefined;
+    return this.config.assets.map((a) => ({
+      asset: a.asset,
+      available: account.available[a.index]!,
+      locked: account.locked[a.index]!,
+    }));
+  }
+
+  /** An order the engine holds (open, partially filled, untriggered). */
+  order(orderId: number): Order | undefined {
+    return this.orders.get(orderId);
+  }
+
+  /** L2 view: [priceTicks, lots] best first, at most `depth` levels a side. */
+  book(symbol: string, depth: number): { bids: [number, number][]; asks: [number, number][] } | undefined {
+    const ms = this.marketBySymbol.get(symbol);
+    if (ms === undefined) return undefined;
+    const levelsOf = (levels: readonly { price: number; total: number }[]): [number, number][] => {
+      const result: [number, number][] = [];
+      for (let i = levels.length - 1; i >= 0 && result.length < depth; i--) {
+        result.push([levels[i]!.price, levels[i]!.total]);
+      }
+      return result;
+    };
+    return { bids: levelsOf(ms.bids.levels), asks: levelsOf(ms.asks.levels) };
+  }
+}
+
+export type { Side };
