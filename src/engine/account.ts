@@ -13,6 +13,10 @@ export class Account {
   lastOrder: Order | null = null;
   /** clientOrderId → orderId, oldest first (Map keeps insertion order), created on first use. */
   clientOrderIds: Map<string, number> | null = null;
+  /** Credentials kept for the gateway, opaque to the engine. */
+  name = "";
+  apiKey = "";
+  sealedSecret = "";
 
   constructor(
     readonly id: number,

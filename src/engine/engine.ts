@@ -22,6 +22,7 @@ import type {
   CancelAllCommand,
   CancelOrderCommand,
   Command,
+  CreateAccountCommand,
   EngineEvent,
   OrderReason,
   OrderStatus,
@@ -71,6 +72,7 @@ export class Engine implements EngineModel {
   readonly supply: Int[];
   readonly transfers = new Map<string, TransferRecord>();
   readonly gtd = new GtdQueue();
+  readonly accountByApiKey = new Map<string, Account>();
   nextOrderId = 1;
   nextTradeId = 1;
   lastSeq = 0;
@@ -127,7 +129,7 @@ export class Engine implements EngineModel {
         this.transfer(cmd);
         break;
       case "create_account":
-        this.createAccount();
+        this.createAccount(cmd);
         break;
       case "tick":
         break;
@@ -241,13 +243,17 @@ export class Engine implements EngineModel {
 
   // ───────────────────────────── accounts and transfers ─────────────────────────────
 
-  private createAccount(): void {
+  private createAccount(cmd: CreateAccountCommand): void {
     if (this.accounts.length > limits.accountsMax) {
       this.reject("create_account", "TOO_MANY_ACCOUNTS", 0);
       return;
     }
     const account = new Account(this.accounts.length, this.config.assets.length);
+    account.name = cmd.name ?? "";
+    account.apiKey = cmd.apiKey ?? "";
+    account.sealedSecret = cmd.sealedSecret ?? "";
     this.accounts.push(account);
+    if (account.apiKey !== "") this.accountByApiKey.set(account.apiKey, account);
     this.out.push({ type: "account_created", seq: this.seq, time: this.time, accountId: account.id });
   }
 
@@ -949,6 +955,11 @@ export class Engine implements EngineModel {
       available: account.available[a.index]!,
       locked: account.locked[a.index]!,
     }));
+  }
+
+  /** The account an API key belongs to. */
+  accountForApiKey(apiKey: string): Account | undefined {
+    return this.accountByApiKey.get(apiKey);
   }
 
   /** An order the engine holds (open, partially filled, untriggered). */

@@ -113,6 +113,9 @@ export function writeSnapshot(engine: Engine): Uint8Array {
       w.int(account.available[i]!);
       w.int(account.locked[i]!);
     }
+    w.string(account.name);
+    w.string(account.apiKey);
+    w.string(account.sealedSecret);
     const ids = account.clientOrderIds;
     w.varint(ids === null ? 0 : ids.size);
     if (ids !== null) {
@@ -187,6 +190,10 @@ export function readSnapshot(engine: Engine, bytes: Uint8Array): Engine {
       account.available[i] = r.int();
       account.locked[i] = r.int();
     }
+    account.name = r.string();
+    account.apiKey = r.string();
+    account.sealedSecret = r.string();
+    if (account.apiKey !== "") engine.accountByApiKey.set(account.apiKey, account);
     const idCount = r.varint();
     if (idCount > 0) {
       const ids = new Map<string, number>();

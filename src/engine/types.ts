@@ -28,6 +28,12 @@ interface Stamped {
 
 export interface CreateAccountCommand extends Stamped {
   type: "create_account";
+  /** Opaque to the engine, kept with the account so that they are as durable as its balances. */
+  name?: string;
+  /** The API key that authenticates the account ("" or absent: none). */
+  apiKey?: string;
+  /** The API secret sealed by the gateway (encrypted with the master key); never plain text. */
+  sealedSecret?: string;
 }
 
 export interface TransferCommand extends Stamped {
