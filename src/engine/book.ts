@@ -16,9 +16,16 @@ export class Level {
 }
 
 export class BookSide {
-  /** Best last: ascending prices for bids, descending for asks. */
+  /**
+   * Best last: ascending prices for bids, descending for asks. Interior levels that empty out stay
+   * (count 0) until compaction: a price that was used is likely to be used again soon, and reusing
+   * its level avoids a splice on the hot path. Empty levels at the best end are popped at once, so
+   * `best()` is always a live level, and a compaction pass runs when empties outnumber live levels.
+   */
   readonly levels: Level[] = [];
   readonly byPrice = new Map<number, Level>();
+  /** Levels holding at least one order (the bound priceLevelsPerSideMax counts these). */
+  liveLevels = 0;
   constructor(readonly isBid: boolean) {}
 
   best(): Level | null {
@@ -31,7 +38,13 @@ export class BookSide {
     return this.isBid ? a > b : a < b;
   }
 
-  levelFor(price: number): Level {
+  /** Orders at `price` (0 when none). */
+  countAt(price: number): number {
+    const level = this.byPrice.get(price);
+    return level === undefined ? 0 : level.count;
+  }
+
+  private levelFor(price: number): Level {
     let level = this.byPrice.get(price);
     if (level === undefined) {
       level = new Level(price);
@@ -66,6 +79,7 @@ export class BookSide {
 
   append(order: Order): void {
     const level = this.levelFor(order.price);
+    if (level.count === 0) this.liveLevels++;
     order.level = level;
     order.next = null;
     order.prev = level.tail;
@@ -87,18 +101,31 @@ export class BookSide {
     order.level = null;
     level.total -= order.quantity - order.filled;
     level.count--;
-    if (level.count === 0) this.removeLevel(level);
+    if (level.count === 0) this.levelEmptied(level);
   }
 
-  private removeLevel(level: Level): void {
-    this.byPrice.delete(level.price);
+  private levelEmptied(level: Level): void {
+    this.liveLevels--;
     const levels = this.levels;
-    const last = levels.length - 1;
-    if (levels[last] === level) {
-      levels.pop();
+    if (levels[levels.length - 1] === level) {
+      // Keep the best end live: drop this level and any empties it uncovers.
+      do {
+        this.byPrice.delete(levels.pop()!.price);
+      } while (levels.length > 0 && levels[levels.length - 1]!.count === 0);
       return;
     }
-    // position() finds the slot after the level's own price; the level sits just before it.
-    levels.splice(this.position(level.price) - 1, 1);
+    if (levels.length - this.liveLevels > this.liveLevels + 64) this.compact();
+  }
+
+  /** Drops every empty level: O(levels), run when empties outnumber live ones, so amortized O(1). */
+  private compact(): void {
+    const levels = this.levels;
+    let kept = 0;
+    for (let i = 0; i < levels.length; i++) {
+      const level = levels[i]!;
+      if (level.count > 0) levels[kept++] = level;
+      else this.byPrice.delete(level.price);
+    }
+    levels.length = kept;
   }
 }

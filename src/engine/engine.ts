@@ -82,10 +82,14 @@ export class Engine implements EngineModel {
   private stamp = 0;
   private seq = 0;
   private out: EngineEvent[] = [];
+  // Balances saved before their first change in this command: parallel arrays used as a stack of
+  // `dirtyCount` entries, overwritten rather than truncated (truncating an array is a runtime call).
+  private dirtyCount = 0;
   private readonly dirtyAccounts: Account[] = [];
   private readonly dirtyAssets: number[] = [];
   private readonly dirtyAvailable: Int[] = [];
   private readonly dirtyLocked: Int[] = [];
+  private readonly dirtyChanged: number[] = [];
   private readonly touchedMarkets: MarketState[] = [];
   private walkCost: Int = 0;
 
@@ -137,7 +141,7 @@ export class Engine implements EngineModel {
         throw new Error(`engine: unknown command type ${(cmd as { type: unknown }).type}`);
     }
     if (this.touchedMarkets.length > 0) this.runStops();
-    if (this.dirtyAccounts.length > 0) this.flushBalances();
+    if (this.dirtyCount > 0) this.flushBalances();
   }
 
   private reject(
@@ -169,10 +173,11 @@ export class Engine implements EngineModel {
   private touch(account: Account, asset: number): void {
     if (account.touchedStamp[asset] === this.stamp) return;
     account.touchedStamp[asset] = this.stamp;
-    this.dirtyAccounts.push(account);
-    this.dirtyAssets.push(asset);
-    this.dirtyAvailable.push(account.available[asset]!);
-    this.dirtyLocked.push(account.locked[asset]!);
+    const i = this.dirtyCount++;
+    this.dirtyAccounts[i] = account;
+    this.dirtyAssets[i] = asset;
+    this.dirtyAvailable[i] = account.available[asset]!;
+    this.dirtyLocked[i] = account.locked[asset]!;
   }
 
   private lock(account: Account, asset: number, amount: Int): void {
@@ -211,18 +216,29 @@ export class Engine implements EngineModel {
   private flushBalances(): void {
     const accounts = this.dirtyAccounts;
     const assets = this.dirtyAssets;
-    const n = accounts.length;
-    const changed: number[] = [];
+    const n = this.dirtyCount;
+    this.dirtyCount = 0;
+    const changed = this.dirtyChanged;
+    let count = 0;
     for (let i = 0; i < n; i++) {
       const a = accounts[i]!;
       const asset = assets[i]!;
-      if (a.available[asset] !== this.dirtyAvailable[i] || a.locked[asset] !== this.dirtyLocked[i])
-        changed.push(i);
+      if (a.available[asset] !== this.dirtyAvailable[i] || a.locked[asset] !== this.dirtyLocked[i]) {
+        changed[count++] = i;
+      }
     }
-    if (changed.length > 1) {
-      changed.sort((x, y) => accounts[x]!.id - accounts[y]!.id || assets[x]! - assets[y]!);
+    // Insertion sort: a command touches a handful of balances.
+    for (let i = 1; i < count; i++) {
+      const x = changed[i]!;
+      let j = i - 1;
+      while (j >= 0 && this.balanceAfter(changed[j]!, x)) {
+        changed[j + 1] = changed[j]!;
+        j--;
+      }
+      changed[j + 1] = x;
     }
-    for (const i of changed) {
+    for (let k = 0; k < count; k++) {
+      const i = changed[k]!;
       const a = accounts[i]!;
       const asset = assets[i]!;
       this.out.push({
@@ -235,10 +251,12 @@ export class Engine implements EngineModel {
         locked: a.locked[asset]!,
       });
     }
-    accounts.length = 0;
-    assets.length = 0;
-    this.dirtyAvailable.length = 0;
-    this.dirtyLocked.length = 0;
+  }
+
+  /** Dirty entry x sorts after y by (accountId, asset). */
+  private balanceAfter(x: number, y: number): boolean {
+    const dx = this.dirtyAccounts[x]!.id - this.dirtyAccounts[y]!.id;
+    return dx > 0 || (dx === 0 && this.dirtyAssets[x]! > this.dirtyAssets[y]!);
   }
 
   // ───────────────────────────── accounts and transfers ─────────────────────────────
@@ -485,10 +503,9 @@ export class Engine implements EngineModel {
 
   private levelBoundError(ms: MarketState, isBuy: boolean, price: number): EngineCode | null {
     const side = ms.sideOf(isBuy);
-    const level = side.byPrice.get(price);
-    if (level === undefined)
-      return side.levels.length >= limits.priceLevelsPerSideMax ? "BOOK_LEVELS_FULL" : null;
-    return level.count >= limits.ordersPerLevelMax ? "PRICE_LEVEL_FULL" : null;
+    const count = side.countAt(price);
+    if (count === 0) return side.liveLevels >= limits.priceLevelsPerSideMax ? "BOOK_LEVELS_FULL" : null;
+    return count >= limits.ordersPerLevelMax ? "PRICE_LEVEL_FULL" : null;
   }
 
   /**
@@ -822,22 +839,21 @@ export class Engine implements EngineModel {
     if (order === undefined || order.account !== account) {
       return this.reject("amend", "ORDER_NOT_FOUND", account.id, cmd.orderId);
     }
-    const reject = (code: EngineCode) =>
-      this.reject("amend", code, account.id, order.id, order.clientOrderId);
-    if (order.type !== "limit" && order.type !== "stop_limit") return reject("INVALID_ORDER_TYPE");
-    if (!isCount(cmd.quantity) || !isCount(cmd.price)) return reject("INVALID_QUANTITY");
-    if (cmd.quantity === 0 && cmd.price === 0) return reject("INVALID_QUANTITY");
-    if (cmd.price > limits.priceTicksMax) return reject("INVALID_PRICE");
+    if (order.type !== "limit" && order.type !== "stop_limit")
+      return this.rejectAmend(order, "INVALID_ORDER_TYPE");
+    if (!isCount(cmd.quantity) || !isCount(cmd.price)) return this.rejectAmend(order, "INVALID_QUANTITY");
+    if (cmd.quantity === 0 && cmd.price === 0) return this.rejectAmend(order, "INVALID_QUANTITY");
+    if (cmd.price > limits.priceTicksMax) return this.rejectAmend(order, "INVALID_PRICE");
     const ms = order.market;
     const market = ms.market;
     const price = cmd.price === 0 ? order.price : cmd.price;
     const quantity = cmd.quantity === 0 ? order.quantity : cmd.quantity;
     if (quantity <= order.filled || quantity < market.minQuantityLots || quantity > market.maxQuantityLots) {
-      return reject("INVALID_QUANTITY");
+      return this.rejectAmend(order, "INVALID_QUANTITY");
     }
     const notional = this.notional(market, price, quantity);
-    if (!inInt64(notional)) return reject("AMOUNT_OVERFLOW");
-    if (notional < market.minNotional) return reject("MIN_NOTIONAL");
+    if (!inInt64(notional)) return this.rejectAmend(order, "AMOUNT_OVERFLOW");
+    if (notional < market.minNotional) return this.rejectAmend(order, "MIN_NOTIONAL");
     const isBuy = order.side === "buy";
     const heldAsset = isBuy ? market.quote.index : market.base.index;
     const remaining = quantity - order.filled;
@@ -848,12 +864,14 @@ export class Engine implements EngineModel {
     } else {
       hold = mul(remaining, market.baseUnitsPerLot);
     }
-    if (add(account.available[heldAsset]!, order.hold) < hold) return reject("INSUFFICIENT_FUNDS");
-    if (order.postOnly && this.wouldTake(ms, isBuy, price)) return reject("POST_ONLY_WOULD_TAKE");
+    if (add(account.available[heldAsset]!, order.hold) < hold)
+      return this.rejectAmend(order, "INSUFFICIENT_FUNDS");
+    if (order.postOnly && this.wouldTake(ms, isBuy, price))
+      return this.rejectAmend(order, "POST_ONLY_WOULD_TAKE");
     const resting = order.level !== null;
     if (resting && price !== order.price) {
       const code = this.levelBoundError(ms, isBuy, price);
-      if (code !== null) return reject(code);
+      if (code !== null) return this.rejectAmend(order, code);
     }
 
     this.unlock(account, heldAsset, order.hold);
@@ -878,6 +896,10 @@ export class Engine implements EngineModel {
     order.quantity = quantity;
     this.orderEvent(order, "amended");
     this.execute(order);
+  }
+
+  private rejectAmend(order: Order, code: EngineCode): void {
+    this.reject("amend", code, order.account.id, order.id, order.clientOrderId);
   }
 
   // ───────────────────────────── state: dump, hash, snapshot, queries ─────────────────────────────
@@ -907,6 +929,7 @@ export class Engine implements EngineModel {
     const sideDump = (levels: readonly { price: number; head: Order | null }[]): [number, number[]][] => {
       const result: [number, number[]][] = [];
       for (let i = levels.length - 1; i >= 0; i--) {
+        if (levels[i]!.head === null) continue; // an emptied level awaiting compaction
         const ids: number[] = [];
         for (let o = levels[i]!.head; o !== null; o = o.next) ids.push(o.id);
         result.push([levels[i]!.price, ids]);
@@ -971,10 +994,12 @@ export class Engine implements EngineModel {
   book(symbol: string, depth: number): { bids: [number, number][]; asks: [number, number][] } | undefined {
     const ms = this.marketBySymbol.get(symbol);
     if (ms === undefined) return undefined;
-    const levelsOf = (levels: readonly { price: number; total: number }[]): [number, number][] => {
+    const levelsOf = (
+      levels: readonly { price: number; total: number; count: number }[],
+    ): [number, number][] => {
       const result: [number, number][] = [];
       for (let i = levels.length - 1; i >= 0 && result.length < depth; i--) {
-        result.push([levels[i]!.price, levels[i]!.total]);
+        if (levels[i]!.count > 0) result.push([levels[i]!.price, levels[i]!.total]);
       }
       return result;
     };

@@ -136,9 +136,10 @@ export function writeSnapshot(engine: Engine): Uint8Array {
   for (const ms of engine.markets) {
     w.varint(ms.lastPrice);
     for (const side of [ms.bids, ms.asks]) {
-      w.varint(side.levels.length);
+      w.varint(side.liveLevels);
       for (let i = side.levels.length - 1; i >= 0; i--) {
         const level = side.levels[i]!;
+        if (level.count === 0) continue; // emptied, awaiting compaction: not part of the state
         w.varint(level.count);
         for (let o = level.head; o !== null; o = o.next) writeOrder(w, o);
       }
