@@ -1,0 +1,372 @@
+/**
+ * `npm run bench:engine [-- --quick] [--workload A|B|C] [--json-only] [--skip-memory] [--seed N]`
+ *
+ * Throughput, latency, memory and snapshot figures of the matching engine, with nodejs-order-book
+ * on the same streams for comparison (docs: issue #2 "Performance"). Each workload and each memory
+ * measurement runs in its own child process (same node flags), so one measurement's heap and JIT
+ * feedback never leak into another's. Progress goes to stderr; tables then one JSON line to stdout
+ * (the JSON line is always the last line printed).
+ *
+ * Profiling: `node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/engine.js --quick --workload A
+ * --skip-memory` writes one .cpuprofile per process; `node dist/bench/lib/profile-summary.js <file>`
+ * lists the top self-time functions.
+ */
+import { execSync, spawn } from "node:child_process";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { fmt, measureWorkload, type RunPlan, type WorkloadResult } from "./lib/measure.js";
+import {
+  defaultShape,
+  type EngineMemoryResult,
+  measureEngineMemory,
+  measureNobMemory,
+  type NobMemoryResult,
+} from "./lib/memory.js";
+import { type WorkloadName, workloadNames } from "./lib/workloads.js";
+
+interface Options {
+  quick: boolean;
+  workloads: WorkloadName[];
+  jsonOnly: boolean;
+  skipMemory: boolean;
+  seed: number;
+  child: string;
+}
+
+function usage(message: string): never {
+  console.error(`bench:engine: ${message}`);
+  console.error(
+    "usage: npm run bench:engine -- [--quick] [--workload A|B|C[,…]] [--json-only] [--skip-memory] [--seed N]",
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { quick: false, workloads: [], jsonOnly: false, skipMemory: false, seed: 42, child: "" };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--quick") o.quick = true;
+    else if (a === "--json-only") o.jsonOnly = true;
+    else if (a === "--skip-memory") o.skipMemory = true;
+    else if (a === "--seed") o.seed = Number(value());
+    else if (a === "--child") o.child = value();
+    else if (a === "--workload" || a.startsWith("--workload=")) {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : value();
+      for (const w of v.toUpperCase().split(",")) {
+        if (!workloadNames.includes(w as WorkloadName)) usage(`unknown workload ${w}`);
+        if (!o.workloads.includes(w as WorkloadName)) o.workloads.push(w as WorkloadName);
+      }
+    } else usage(`unknown argument ${a}`);
+  }
+  if (!Number.isSafeInteger(o.seed)) usage("--seed needs an integer");
+  if (o.workloads.length === 0) o.workloads = [...workloadNames];
+  return o;
+}
+
+/** Stream sizes and repetitions. nodejs-order-book replays a prefix where the whole stream would take minutes. */
+function planFor(name: WorkloadName, o: Options): RunPlan {
+  const quick = o.quick;
+  const commands = {
+    A: quick ? 300_000 : 3_000_000,
+    B: quick ? 200_000 : 1_000_000,
+    C: quick ? 200_000 : 1_000_000,
+  };
+  const nobPrefix = {
+    A: quick ? 100_000 : 1_000_000,
+    B: quick ? 100_000 : 500_000,
+    C: quick ? 10_000 : 50_000,
+  };
+  return {
+    commands: commands[name],
+    nobPrefix: nobPrefix[name],
+    warmups: quick ? 2 : 3,
+    runs: quick ? 3 : 7,
+    nobWarmups: 1,
+    nobRuns: quick ? 2 : 3,
+    offeredOpsPerSec: 1_000_000,
+    seed: o.seed + name.charCodeAt(0),
+  };
+}
+
+const memoryShape = defaultShape;
+
+// ───────────────────────────── child side ─────────────────────────────
+
+function runChild(o: Options): void {
+  const log = o.jsonOnly ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  let result: unknown;
+  if (o.child.startsWith("workload:")) {
+    const name = o.child.slice("workload:".length) as WorkloadName;
+    log(`workload ${name}`);
+    result = measureWorkload(name, planFor(name, o), log);
+  } else if (o.child === "memory") {
+    log("memory and snapshot (engine)");
+    result = measureEngineMemory(memoryShape, o.quick ? 2 : 3, log);
+  } else if (o.child === "nob-memory") {
+    log("memory (nodejs-order-book)");
+    result = measureNobMemory(memoryShape, log);
+  } else {
+    usage(`unknown child task ${o.child}`);
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+// ───────────────────────────── parent side ─────────────────────────────
+
+function runTask(task: string, argv: string[]): Promise<unknown> {
+  const script = fileURLToPath(import.meta.url);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, script, ...argv, "--child", task], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      stdout += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const lines = stdout.trim().split("\n");
+      if (code !== 0) return reject(new Error(`${task} exited with code ${code}`));
+      try {
+        resolve(JSON.parse(lines[lines.length - 1]!));
+      } catch {
+        reject(new Error(`${task} printed no result`));
+      }
+    });
+  });
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+function gitCommit(): string {
+  try {
+    return execSync("git rev-parse --short HEAD", {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+  } catch {
+    return "";
+  }
+}
+
+async function runParent(o: Options, argv: string[]): Promise<void> {
+  const gcOn = typeof (globalThis as { gc?: unknown }).gc === "function";
+  const say = o.jsonOnly ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  if (!gcOn)
+    say(
+      "warning: run with node --expose-gc (npm run bench:engine does): GC between runs and heap figures are off",
+    );
+  const childArgv = argv.filter((a) => a !== "--child");
+  const started = performance.now();
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cpus: os.cpus().length,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    totalMemGB: Math.round(os.totalmem() / 2 ** 30),
+    loadAvgAtStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    commit: gitCommit(),
+  };
+  const results: WorkloadResult[] = [];
+  for (const name of o.workloads)
+    results.push((await runTask(`workload:${name}`, childArgv)) as WorkloadResult);
+  let memory: EngineMemoryResult | null = null;
+  let nobMemory: NobMemoryResult | null = null;
+  if (!o.skipMemory) {
+    memory = (await runTask("memory", childArgv)) as EngineMemoryResult;
+    nobMemory = (await runTask("nob-memory", childArgv)) as NobMemoryResult;
+  }
+  const elapsedS = Math.round((performance.now() - started) / 100) / 10;
+
+  const workloads: Record<string, unknown> = {};
+  for (const r of results) {
+    const l = r.engine.latency;
+    const a = r.engine.latencyAtOffered;
+    workloads[r.name] = {
+      opsPerSec: r.engine.opsPerSec,
+      nodejsOrderBookOpsPerSec: r.nob.opsPerSec,
+      ratioVsNodejsOrderBook: r.ratio,
+      p50UsAt1M: a.p50Us,
+      p99UsAt1M: a.p99Us,
+      p9999UsAt1M: a.p9999Us,
+      maxUsAt1M: a.maxUs,
+      p50Us: l.p50Us,
+      p99Us: l.p99Us,
+      p9999Us: l.p9999Us,
+      maxUs: l.maxUs,
+      commands: r.stats.commands,
+      nodejsOrderBookCommands: r.nob.commands,
+      mixPct: r.stats.mix,
+      tradesPerCommand: r.stats.tradesPerCommand,
+      avgRestingOrders: r.stats.avgRestingOrders,
+      avgPriceLevels: r.stats.avgPriceLevels,
+      runsOpsPerSec: r.engine.runsOpsPerSec,
+      deterministic: r.engine.deterministic,
+      sameBookAsNodejsOrderBook: r.nob.sameBook,
+      rejected: r.stats.rejected,
+    };
+  }
+  const timerNs = results[0]?.timer.medianNs ?? null;
+  const a = results.find((r) => r.name === "A");
+  const targets: Record<string, boolean | null> = {
+    "A >= 5M ops/s": a ? a.engine.opsPerSec >= 5e6 : null,
+    ">= 15x nodejs-order-book": results.length > 0 ? results.every((r) => r.ratio >= 15) : null,
+    "p99 <= 4 us at 1M ops/s":
+      results.length > 0 ? results.every((r) => r.engine.latencyAtOffered.p99Us <= 4) : null,
+    "<= 150 bytes/resting order": memory ? memory.bytesPerRestingOrder <= 150 : null,
+    "1M snapshot write <= 1 s": memory ? memory.snapshotWriteMs <= 1000 : null,
+    "1M snapshot load <= 1 s": memory ? memory.snapshotLoadMs <= 1000 : null,
+  };
+  const json = {
+    bench: "engine",
+    quick: o.quick,
+    workloads,
+    bytesPerRestingOrder: memory?.bytesPerRestingOrder ?? null,
+    heapBytesPerRestingOrder: memory?.heapBytesPerRestingOrder ?? null,
+    nodejsOrderBookBytesPerRestingOrder: nobMemory?.bytesPerRestingOrder ?? null,
+    restingOrders: memory?.restingOrders ?? null,
+    snapshotWriteMs: memory?.snapshotWriteMs ?? null,
+    snapshotLoadMs: memory?.snapshotLoadMs ?? null,
+    snapshotBytes: memory?.snapshotBytes ?? null,
+    snapshotRoundTrip: memory?.snapshotRoundTrip ?? null,
+    stateHashMs: memory?.stateHashMs ?? null,
+    timerOverheadNs: timerNs,
+    latencyTimerCorrected: true,
+    targetsMet: targets,
+    machine,
+    elapsedS,
+  };
+
+  if (!o.jsonOnly) {
+    const out: string[] = [];
+    out.push("");
+    out.push(
+      `Bourse engine benchmark${o.quick ? " (--quick)" : ""}: ${machine.cpu}, ${machine.cpus} vCPU, Node ${machine.node}, ` +
+        `load ${machine.loadAvgAtStart.join(" ")} at start, commit ${machine.commit || "?"}`,
+    );
+    out.push("");
+    out.push(
+      table(
+        [
+          "Workload",
+          "Timed cmds",
+          "Mix GTC/IOC/cxl/move %",
+          "Orders",
+          "Levels",
+          "Trades/cmd",
+          "Engine ops/s",
+          "nob ops/s",
+          "Ratio",
+        ],
+        results.map((r) => [
+          `${r.name}: ${r.title}`,
+          r.stats.commands.toLocaleString("en-US"),
+          [r.stats.mix.gtc, r.stats.mix.ioc, r.stats.mix.cancel, r.stats.mix.move].join("/"),
+          String(r.stats.avgRestingOrders),
+          String(r.stats.avgPriceLevels),
+          String(r.stats.tradesPerCommand),
+          fmt(r.engine.opsPerSec),
+          `${fmt(r.nob.opsPerSec)}${r.nob.commands < r.stats.commands ? ` (${fmt(r.nob.commands)} cmds)` : ""}`,
+          `${r.ratio}x`,
+        ]),
+      ),
+    );
+    out.push("");
+    out.push(
+      table(
+        [
+          "Latency µs",
+          "p50",
+          "p90",
+          "p99",
+          "p99.9",
+          "p99.99",
+          "max",
+          "| @1M/s p50",
+          "p90",
+          "p99",
+          "p99.9",
+          "p99.99",
+          "max",
+        ],
+        results.map((r) => {
+          const l = r.engine.latency;
+          const x = r.engine.latencyAtOffered;
+          return [
+            r.name,
+            ...[l.p50Us, l.p90Us, l.p99Us, l.p999Us, l.p9999Us, l.maxUs].map(String),
+            `| ${x.p50Us}`,
+            ...[x.p90Us, x.p99Us, x.p999Us, x.p9999Us, x.maxUs].map(String),
+          ];
+        }),
+      ),
+    );
+    out.push(
+      `(full speed: commands back to back; @1M/s: open loop, command i due at t0 + i µs, latency = completion - due. ` +
+        `performance.now() costs ${timerNs} ns a read; that is subtracted from every sample.)`,
+    );
+    for (const r of results) {
+      if (!r.engine.deterministic)
+        out.push(`WARNING: workload ${r.name}: a timed replay ended in another state hash`);
+      if (!r.nob.sameBook) out.push(`WARNING: workload ${r.name}: nodejs-order-book ended with another book`);
+      if (r.stats.rejected > 0)
+        out.push(`WARNING: workload ${r.name}: ${r.stats.rejected} commands were rejected`);
+    }
+    if (memory && nobMemory) {
+      out.push("");
+      out.push(
+        table(
+          ["Memory, 1M resting orders", "bytes/order", "heap", "external", "build orders/s"],
+          [
+            [
+              `engine (${memory.accounts} accounts, ${memory.priceLevels} levels)`,
+              String(memory.bytesPerRestingOrder),
+              String(memory.heapBytesPerRestingOrder),
+              String(memory.externalBytesPerRestingOrder),
+              fmt(memory.buildOpsPerSec),
+            ],
+            [
+              "nodejs-order-book (no accounts/holds)",
+              String(nobMemory.bytesPerRestingOrder),
+              String(nobMemory.heapBytesPerRestingOrder),
+              "-",
+              fmt(nobMemory.buildOpsPerSec),
+            ],
+          ],
+        ),
+      );
+      out.push(
+        `Snapshot of ${memory.restingOrders.toLocaleString("en-US")} resting orders: write ${memory.snapshotWriteMs} ms, ` +
+          `load ${memory.snapshotLoadMs} ms (medians of ${memory.snapshotWriteRunsMs.join("/")} and ` +
+          `${memory.snapshotLoadRunsMs.join("/")}), ${(memory.snapshotBytes / 2 ** 20).toFixed(1)} MiB, ` +
+          `state hash ${memory.stateHashMs} ms, round trip ${memory.snapshotRoundTrip ? "identical" : "DIFFERENT"}`,
+      );
+    }
+    out.push("");
+    out.push(
+      table(
+        ["Target", "met"],
+        Object.entries(targets).map(([k, v]) => [k, v === null ? "n/a" : v ? "yes" : "NO"]),
+      ),
+    );
+    out.push(`(${elapsedS} s)`);
+    console.log(out.join("\n"));
+  }
+  console.log(JSON.stringify(json));
+}
+
+const argv = process.argv.slice(2);
+const options = parseArgs(argv);
+if (options.child !== "") runChild(options);
+else await runParent(options, argv);
