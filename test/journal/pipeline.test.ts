@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Command } from "../../src/engine/types.js";
+import { CommandGenerator } from "../../src/journal/command-generator.js";
+import { type CommittedCommand, DurableEngine } from "../../src/journal/durable-engine.js";
+import { InlineSnapshotter } from "../../src/journal/snapshotter.js";
+import { SimulatedClock } from "../../src/platform/clock.js";
+import { Prng } from "../../src/platform/prng.js";
+import { SimulatedFileSystem } from "../../src/platform/simulated-file-system.js";
+import { cleanReplayHash, factory, quiet } from "./helpers.js";
+
+function open(fs: SimulatedFileSystem, clock: SimulatedClock, extra = {}): Promise<DurableEngine> {
+  return DurableEngine.open({
+    fs,
+    dir: "/data",
+    factory,
+    clock,
+    log: quiet,
+    snapshotter: (r) => new InlineSnapshotter({ fs, dir: "/data", factory, ...r }),
+    segmentBytesMax: 64 * 1024,
+    batchBytesMax: 8 * 1024,
+    ...extra,
+  });
+}
+
+describe("durable engine", () => {
+  it("acknowledges commands only once durable, and recovers them after a clean close", async () => {
+    const fs = new SimulatedFileSystem(new Prng(1), { autoSync: true });
+    fs.mkdirp("/data");
+    const clock = new SimulatedClock();
+    const engine = await open(fs, clock);
+    const generator = new CommandGenerator(new Prng(2));
+    const inputs = [...generator.setup(), ...Array.from({ length: 2_000 }, () => generator.next())];
+    const committed: CommittedCommand[] = [];
+    engine.onCommit((batch) => committed.push(...batch));
+    const results = await Promise.all(
+      inputs.map((input) => {
+        clock.advance(1);
+        return engine.submit(input);
+      }),
+    );
+    assert.equal(results.length, inputs.length);
+    assert.deepEqual(
+      committed.map((c) => c.command.seq),
+      inputs.map((_, i) => i + 1),
+    );
+    const hash = engine.stateHash();
+    await engine.requestSnapshot();
+    await engine.close();
+    const reopened = await open(fs, clock);
+    assert.equal(reopened.lastSeq, inputs.length);
+    assert.equal(reopened.stateHash(), hash);
+    assert.equal(cleanReplayHash(committed.map((c) => c.command as Command)), hash);
+    assert.ok(reopened.recovery.snapshot !== null);
+    await reopened.close();
+  });
+
+  it("holds every output until the batch's sync completes", async () => {
+    const fs = new SimulatedFileSystem(new Prng(3));
+    fs.mkdirp("/data");
+    fs.autoSync = true;
+    const clock = new SimulatedClock();
+    const engine = await open(fs, clock, { snapshotter: null });
+    fs.autoSync = false;
+    const seen: number[] = [];
+    engine.onCommit((batch) => seen.push(...batch.map((c) => c.command.seq)));
+    const acked: number[] = [];
+    for (let i = 0; i < 5; i++)
+      engine.submit({ type: "create_account" }).then((c) => acked.push(c.command.seq));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(acked, []);
+    assert.deepEqual(seen, []);
+    assert.ok(fs.syncsInFlight > 0);
+    fs.completeSyncs(true);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+    assert.deepEqual(acked, [1, 2, 3, 4, 5]);
+    engine.abandon();
+  });
+
+  it("fails stop on an fsync error: nothing pending is acknowledged, nothing more accepted", async () => {
+    const fs = new SimulatedFileSystem(new Prng(4), { autoSync: true });
+    fs.mkdirp("/data");
+    let fatal: Error | null = null;
+    const engine = await open(fs, new SimulatedClock(), {
+      snapshotter: null,
+      onFatal: (e: Error) => {
+        fatal = e;
+      },
+    });
+    await engine.submit({ type: "create_account" });
+    fs.failNextSync();
+    await assert.rejects(engine.submit({ type: "create_account" }), /JOURNAL_FAILED/);
+    assert.ok(fatal !== null);
+    await assert.rejects(engine.submit({ type: "tick" }), /JOURNAL_FAILED/);
+  });
+
+  it("refuses a command it cannot store, without consuming a seq", async () => {
+    const fs = new SimulatedFileSystem(new Prng(5), { autoSync: true });
+    fs.mkdirp("/data");
+    const engine = await open(fs, new SimulatedClock(), { snapshotter: null });
+    await assert.rejects(
+      engine.submit({ type: "deposit", accountId: 1, asset: "USD", amount: 1, transferId: "x".repeat(300) }),
+      /JOURNAL_COMMAND_TOO_LARGE/,
+    );
+    await assert.rejects(
+      engine.submit({ type: "deposit", accountId: 1, asset: "USD", amount: 1, transferId: "\ud800" }),
+      /JOURNAL_INVALID_COMMAND/,
+    );
+    const c = await engine.submit({ type: "create_account" });
+    assert.equal(c.command.seq, 1);
+    await engine.close();
+  });
+
+  it("keeps time monotonic across a clock step back and a restart", async () => {
+    const fs = new SimulatedFileSystem(new Prng(6), { autoSync: true });
+    fs.mkdirp("/data");
+    const clock = new SimulatedClock(2_000_000);
+    const engine = await open(fs, clock, { snapshotter: null });
+    const a = await engine.submit({ type: "tick" });
+    clock.set(1_000_000);
+    const b = await engine.submit({ type: "tick" });
+    assert.equal(b.command.time, a.command.time);
+    await engine.close();
+    const reopened = await open(fs, clock, { snapshotter: null });
+    const c = await reopened.submit({ type: "tick" });
+    assert.ok(c.command.time >= a.command.time);
+    assert.equal(c.command.seq, 3);
+    await reopened.close();
+  });
+});
