@@ -190,16 +190,24 @@ export class DurableEngine {
     });
   }
 
-  /** The same as `submit`, with a callback (no promise per command on hot paths). */
-  submitWith(input: CommandInput, done: SubmitCallback): void {
+  /**
+   * The same as `submit`, with a callback (no promise per command on hot paths). Returns the stamped
+   * command when it was accepted (its outputs wait for `done`), null when it was refused (`done` has
+   * already been called with the error).
+   */
+  submitWith(input: CommandInput, done: SubmitCallback): Command | null {
     const refusal = this.refusal();
-    if (refusal !== null) return done(refusal, null);
+    if (refusal !== null) {
+      done(refusal, null);
+      return null;
+    }
     const seq = this.sequencer.peekSeq();
     const time = this.sequencer.peekTime();
     try {
       this.writer.stage(input, seq, time);
     } catch (error) {
-      return done(error as Error, null);
+      done(error as Error, null);
+      return null;
     }
     const command = { ...input, seq, time } as Command;
     const events: EngineEvent[] = [];
@@ -212,11 +220,13 @@ export class DurableEngine {
           cause: error,
         }),
       );
-      return done(this.failure, null);
+      done(this.failure, null);
+      return null;
     }
     this.writer.commit();
     this.sequencer.advance(seq, time);
     this.pending.push({ committed: { command, events }, done });
+    return command;
   }
 
   /** Takes a snapshot now (if anything is new since the last one); resolves when it is durable. */
