@@ -76,7 +76,10 @@ export interface CandleView {
   volume: string;
 }
 
-/** L2 increment: the levels one command changed, quantity "0" for a removed level; sequence +1 each. */
+/**
+ * L2 increment: the levels one command changed, best first, with their new total quantity, or exactly
+ * "0" for a removed level; sequence +1 from the previous update of the market.
+ */
 export interface BookUpdate {
   channel: "book";
   symbol: string;
@@ -509,7 +512,7 @@ export class MarketData {
       const level = changed[i]!;
       if (level.total !== level.before) {
         if (views === null) views = [];
-        views.push([f.price(level.price), f.quantity(level.total)]);
+        views.push([f.price(level.price), level.total === 0 ? "0" : f.quantity(level.total)]);
       }
       if (level.total === 0) side.remove(level);
     }

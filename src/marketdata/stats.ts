@@ -150,14 +150,20 @@ export class Rolling24h {
     const previous = this.minute;
     this.minute = m;
     const oldest = m - tickerWindowMinutes + 1;
-    // Minutes that leave the window: (previous − 1439) … (oldest − 1), at most one ring's worth.
-    const from = Math.max(previous - tickerWindowMinutes + 1, oldest - tickerWindowMinutes);
-    for (let x = from; x < oldest; x++) {
-      const slot = x % tickerWindowMinutes;
-      if (this.slotMinute[slot] === x) {
-        this.volume = sub(this.volume, this.slotVolume[slot]!);
-        this.slotVolume[slot] = 0;
-        this.slotMinute[slot] = -1;
+    if (m - previous >= tickerWindowMinutes) {
+      // The whole window left (a first trade, or a day or more without one).
+      this.slotMinute.fill(-1);
+      this.slotVolume.fill(0);
+      this.volume = 0;
+    } else {
+      // Minutes that leave the window: (previous − 1439) … (oldest − 1), fewer than one ring's worth.
+      for (let x = previous - tickerWindowMinutes + 1; x < oldest; x++) {
+        const slot = x % tickerWindowMinutes;
+        if (this.slotMinute[slot] === x) {
+          this.volume = sub(this.volume, this.slotVolume[slot]!);
+          this.slotVolume[slot] = 0;
+          this.slotMinute[slot] = -1;
+        }
       }
     }
     while (this.hiLength > 0 && this.hiMinute[this.hiHead]! < oldest) {
