@@ -346,14 +346,12 @@ function tryStartFrom(
     segmentIndex = segments.findIndex((s) => s.firstSeq === header.segmentFirstSeq);
     offset = header.nextOffset;
     if (segmentIndex < 0) {
-      if (segments.length > 0 || seq > 0) {
-        const last = segments[segments.length - 1];
-        if (last === undefined || last.firstSeq <= seq) {
-          return `the segment it continues in (first seq ${header.segmentFirstSeq}) is missing`;
-        }
-        return `no segment continues after seq ${seq}`;
-      }
-      segmentIndex = 0;
+      // Neither the segment holding record `seq` (retention archived it) nor one starting after it:
+      // fine when nothing in the journal lies past the snapshot (a segment created by a rotation
+      // whose first sync never completed holds nothing acknowledged, and was removed as torn).
+      if (segments.some((s) => s.firstSeq > seq))
+        return `no segment continues the journal right after seq ${seq}`;
+      segmentIndex = segments.length;
       offset = 0;
     }
   }
