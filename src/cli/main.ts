@@ -3,6 +3,7 @@
  * The `bourse` command. Each group of subcommands lives in its own module and registers itself here.
  */
 import { Command } from "commander";
+import { registerJournalCommands } from "./journal.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
       const { runDemo } = await import("./demo.js");
       await runDemo();
     });
+  registerJournalCommands(program);
   return program;
 }
 
