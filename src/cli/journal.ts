@@ -8,12 +8,12 @@ import { defaultConfig, type EngineConfig } from "../engine/config.js";
 import { acquireLock, lockOwner } from "../journal/data-dir-lock.js";
 import { JournalCorruptionError } from "../journal/errors.js";
 import { inspectJournal } from "../journal/inspect.js";
+import { journalLimits } from "../journal/journal-limits.js";
 import { terminalProgress } from "../journal/progress.js";
 import { recover } from "../journal/recovery.js";
 import { applyRetention, listSnapshots, writeSnapshotFile } from "../journal/snapshot-store.js";
 import { engineFactory } from "../journal/state-machine.js";
 import { verifyJournal } from "../journal/verify.js";
-import { journalLimits } from "../journal/journal-limits.js";
 import { RealFileSystem } from "../platform/real-file-system.js";
 
 interface DirOptions {
@@ -22,7 +22,9 @@ interface DirOptions {
 }
 
 function loadConfig(options: DirOptions): EngineConfig {
-  return options.config ? (JSON.parse(fs.readFileSync(options.config, "utf8")) as EngineConfig) : defaultConfig;
+  return options.config
+    ? (JSON.parse(fs.readFileSync(options.config, "utf8")) as EngineConfig)
+    : defaultConfig;
 }
 
 function journalDir(options: DirOptions): string {
@@ -38,20 +40,35 @@ function withDir(command: Command): Command {
 
 async function verify(options: DirOptions & { json?: boolean }): Promise<void> {
   const dir = journalDir(options);
-  const report = await verifyJournal(new RealFileSystem(), dir, engineFactory(loadConfig(options)), terminalProgress("verify"));
+  const report = await verifyJournal(
+    new RealFileSystem(),
+    dir,
+    engineFactory(loadConfig(options)),
+    terminalProgress("verify"),
+  );
   if (options.json) {
     console.log(JSON.stringify(report, null, 2));
   } else {
     const records = report.segments.reduce((s, x) => s + x.records, 0);
-    console.log(`segments: ${report.segments.length}, records: ${records} (seq ${report.firstSeq}..${report.lastSeq})`);
+    console.log(
+      `segments: ${report.segments.length}, records: ${records} (seq ${report.firstSeq}..${report.lastSeq})`,
+    );
     for (const s of report.snapshots) {
-      const replay = s.matchesReplay === null ? "not reached by the replay" : s.matchesReplay ? "matches the replay" : "DIFFERS from the replay";
+      const replay =
+        s.matchesReplay === null
+          ? "not reached by the replay"
+          : s.matchesReplay
+            ? "matches the replay"
+            : "DIFFERS from the replay";
       console.log(`snapshot ${s.file}: ${s.valid ? `valid, ${replay}` : "DAMAGED"}`);
     }
     console.log(`replayed ${report.replayed} commands from ${report.replayedFrom || "nowhere"}`);
     for (const n of report.notes) console.log(`note: ${n}`);
-    for (const p of report.problems) console.log(`PROBLEM: ${p.file} at byte offset ${p.offset}: ${p.reason}`);
-    console.log(report.ok ? `ok: last seq ${report.lastSeq}, state hash ${report.stateHash}` : "journal verify: FAILED");
+    for (const p of report.problems)
+      console.log(`PROBLEM: ${p.file} at byte offset ${p.offset}: ${p.reason}`);
+    console.log(
+      report.ok ? `ok: last seq ${report.lastSeq}, state hash ${report.stateHash}` : "journal verify: FAILED",
+    );
   }
   if (!report.ok) process.exitCode = 1;
 }
@@ -61,7 +78,13 @@ async function repair(options: DirOptions & { yes?: boolean }): Promise<void> {
   const fsPort = new RealFileSystem();
   const factory = engineFactory(loadConfig(options));
   try {
-    const result = await recover({ fs: fsPort, dir, factory, mode: "readOnly", progress: terminalProgress("check") });
+    const result = await recover({
+      fs: fsPort,
+      dir,
+      factory,
+      mode: "readOnly",
+      progress: terminalProgress("check"),
+    });
     console.log(`nothing to repair: the journal recovers to seq ${result.tail.lastSeq}`);
     return;
   } catch (error) {
@@ -80,7 +103,9 @@ async function repair(options: DirOptions & { yes?: boolean }): Promise<void> {
   try {
     const result = await recover({ fs: fsPort, dir, factory, mode: "repair", warn: (m) => console.log(m) });
     for (const line of result.repaired) console.log(`repaired: ${line}`);
-    console.log(`the journal now recovers to seq ${result.tail.lastSeq}, state hash ${result.machine.stateHash()}`);
+    console.log(
+      `the journal now recovers to seq ${result.tail.lastSeq}, state hash ${result.machine.stateHash()}`,
+    );
   } finally {
     release();
   }
@@ -103,7 +128,9 @@ async function snapshot(options: DirOptions & { waitMs: string }): Promise<void>
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    console.log(`asked process ${owner} for a snapshot; none newer than seq ${before} appeared (nothing new, or still writing)`);
+    console.log(
+      `asked process ${owner} for a snapshot; none newer than seq ${before} appeared (nothing new, or still writing)`,
+    );
     return;
   }
   const release = acquireLock(dir);
@@ -125,7 +152,13 @@ async function snapshot(options: DirOptions & { waitMs: string }): Promise<void>
     const info = await writeSnapshotFile(
       fsPort,
       dir,
-      { seq: tail.lastSeq, time: tail.lastTime, chain: tail.chain, segmentFirstSeq: tail.segment!.firstSeq, nextOffset: tail.segment!.size },
+      {
+        seq: tail.lastSeq,
+        time: tail.lastTime,
+        chain: tail.chain,
+        segmentFirstSeq: tail.segment!.firstSeq,
+        nextOffset: tail.segment!.size,
+      },
       result.machine.snapshot(),
     );
     const removed = await applyRetention(fsPort, dir, journalLimits.snapshotsRetained, "delete");
@@ -139,9 +172,13 @@ async function snapshot(options: DirOptions & { waitMs: string }): Promise<void>
 }
 
 export function registerJournalCommands(program: Command): void {
-  const journal = program.command("journal").description("the durable command journal: verify, inspect, repair");
+  const journal = program
+    .command("journal")
+    .description("the durable command journal: verify, inspect, repair");
   withDir(journal.command("verify"))
-    .description("check every checksum, the hash chain and every snapshot, replay the journal, print the state hash")
+    .description(
+      "check every checksum, the hash chain and every snapshot, replay the journal, print the state hash",
+    )
     .option("--json", "print the report as JSON")
     .action(verify);
   withDir(journal.command("inspect"))
@@ -158,11 +195,15 @@ export function registerJournalCommands(program: Command): void {
       });
     });
   withDir(journal.command("repair"))
-    .description("truncate the journal at the first damage (records after it are lost; damaged files kept in quarantine/)")
+    .description(
+      "truncate the journal at the first damage (records after it are lost; damaged files kept in quarantine/)",
+    )
     .option("--yes", "really do it")
     .action(repair);
   withDir(program.command("snapshot"))
-    .description("take a snapshot now: asks the running Bourse (SIGUSR2), or recovers and writes one if none runs")
+    .description(
+      "take a snapshot now: asks the running Bourse (SIGUSR2), or recovers and writes one if none runs",
+    )
     .option("--wait-ms <ms>", "how long to wait for a running Bourse's snapshot", "60000")
     .action(snapshot);
 }
