@@ -161,7 +161,7 @@ export function measureWorkload(
   if (!nobSame) log("  WARNING: nodejs-order-book's book differs from the engine's on the same stream");
 
   const opsPerSec = median(runs);
-  const nobOpsPerSec = median(nobRuns);
+  const nobOpsPerSec = nobRuns.length > 0 ? median(nobRuns) : 0;
   return {
     name,
     title: w.title,
@@ -183,7 +183,7 @@ export function measureWorkload(
       commands: w.nobPrefix,
       sameBook: nobSame,
     },
-    ratio: Math.round((opsPerSec / nobOpsPerSec) * 10) / 10,
+    ratio: nobOpsPerSec > 0 ? Math.round((opsPerSec / nobOpsPerSec) * 10) / 10 : 0,
   };
 }
 

@@ -458,7 +458,7 @@ function generateC(opts: GenerateOptions): Generator {
   };
   g.openAccounts();
   for (let i = 0; i < target; i++) passive((i & 1) === 0);
-  for (let i = 0; i < 20_000; i++) step();
+  for (let i = 0; i < 5000; i++) step();
   g.benchPhase = true;
   g.nobPrefix = opts.nobPrefix;
   for (let i = 0; i < opts.commands; i++) step();
@@ -491,4 +491,27 @@ export function generateWorkload(name: WorkloadName, opts: GenerateOptions): Wor
     stats: g.stats(),
     generateMs: performance.now() - t0,
   };
+}
+
+/**
+ * What the generated stream should look like; anything else means the engine's events changed
+ * meaning (or the dist/ build was mid-rewrite while the benchmark ran) and the figures are suspect.
+ */
+export function shapeProblems(name: WorkloadName, s: WorkloadStats): string[] {
+  const problems: string[] = [];
+  const within = (what: string, x: number, lo: number, hi: number) => {
+    if (!(x >= lo && x <= hi)) problems.push(`${what} ${x} is outside ${lo}-${hi}`);
+  };
+  if (name === "A") {
+    within("resting orders", s.avgRestingOrders, 800, 1200);
+    within("price levels", s.avgPriceLevels, 600, 900);
+    within("move %", s.mix.move, 78, 86);
+  } else if (name === "B") {
+    within("resting orders", s.avgRestingOrders, 1000, 4000);
+    within("trades per command", s.tradesPerCommand, 0.3, 3);
+  } else {
+    within("orders per level", s.avgOrdersPerLevel, 300, 700);
+    within("cancel %", s.mix.cancel, 35, 70);
+  }
+  return problems;
 }
