@@ -3,7 +3,9 @@
  * The `bourse` command. Each group of subcommands lives in its own module and registers itself here.
  */
 import { Command } from "commander";
+import { registerAccounts } from "./accounts.js";
 import { registerJournalCommands } from "./journal.js";
+import { registerStart } from "./start.js";
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -11,15 +13,15 @@ export function buildProgram(): Command {
     .name("bourse")
     .description("Bourse: a real-time exchange core with a durable journal, cache and trade history")
     .version("0.1.0");
-  program
-    .command("start")
-    .description("run Bourse (for now: the engine demo; the API server arrives with the API issue)")
-    .action(async () => {
-      const { runDemo } = await import("./demo.js");
-      await runDemo();
-    });
+  registerStart(program);
+  registerAccounts(program);
   registerJournalCommands(program);
   return program;
 }
 
-await buildProgram().parseAsync(process.argv);
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`bourse: ${(error as Error).message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,141 @@
+/**
+ * Prometheus metrics of the node (GET /metrics). One registry per server, so that tests can run
+ * several servers in one process. Histograms are in seconds, the Prometheus convention.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+const latencyBuckets = [
+  0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
+
+export interface MetricSources {
+  /** Commands submitted and not yet durable. */
+  pipelineQueueDepth(): number;
+  /** Commands applied since start. */
+  commandsTotal(): number;
+  /** Open WebSocket connections and bytes queued to them. */
+  wsConnections(): number;
+  wsBufferedBytes(): number;
+  /** Journal figures when the pipeline exposes them (fsync seconds, records per batch). */
+  journal?(): { fsyncSeconds: number[]; batchRecords: number[] } | undefined;
+}
+
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly httpDuration: Histogram<"method" | "route" | "status">;
+  readonly orderAck: Histogram<"transport" | "outcome">;
+  readonly wsMessages: Counter<"op">;
+  readonly rateLimited: Counter<"limit">;
+  readonly journalFsync: Histogram;
+  readonly journalBatch: Histogram;
+  private lastCommands = 0;
+  private lastCommandsAt = Date.now();
+
+  constructor(private readonly sources: MetricSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "bourse_process_" });
+    this.httpDuration = new Histogram({
+      name: "bourse_http_request_duration_seconds",
+      help: "HTTP request latency, from the request's arrival to the reply's end",
+      labelNames: ["method", "route", "status"],
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.orderAck = new Histogram({
+      name: "bourse_order_ack_seconds",
+      help: "Order command latency from its arrival at the gateway to its durable acknowledgment",
+      labelNames: ["transport", "outcome"],
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.wsMessages = new Counter({
+      name: "bourse_ws_messages_total",
+      help: "WebSocket client messages by op",
+      labelNames: ["op"],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: "bourse_rate_limited_total",
+      help: "Requests refused by a named rate limit",
+      labelNames: ["limit"],
+      registers,
+    });
+    this.journalFsync = new Histogram({
+      name: "bourse_journal_fsync_seconds",
+      help: "Journal group-commit fdatasync latency",
+      buckets: latencyBuckets,
+      registers,
+    });
+    this.journalBatch = new Histogram({
+      name: "bourse_journal_batch_records",
+      help: "Commands per journal group-commit batch",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192],
+      registers,
+    });
+    new Gauge({
+      name: "bourse_pipeline_queue_depth",
+      help: "Commands submitted and not yet durable",
+      registers,
+      collect() {
+        this.set(sources.pipelineQueueDepth());
+      },
+    });
+    new Gauge({
+      name: "bourse_ws_connections",
+      help: "Open WebSocket connections",
+      registers,
+      collect() {
+        this.set(sources.wsConnections());
+      },
+    });
+    new Gauge({
+      name: "bourse_ws_buffered_bytes",
+      help: "Bytes queued to WebSocket clients, all connections",
+      registers,
+      collect() {
+        this.set(sources.wsBufferedBytes());
+      },
+    });
+    new Counter({
+      name: "bourse_engine_commands_total",
+      help: "Commands applied by the engine since start",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(sources.commandsTotal());
+      },
+    });
+    const metrics = this;
+    new Gauge({
+      name: "bourse_engine_commands_per_second",
+      help: "Commands applied per second since the previous scrape",
+      registers,
+      collect() {
+        this.set(metrics.commandsRate());
+      },
+    });
+  }
+
+  private commandsRate(): number {
+    const now = Date.now();
+    const total = this.sources.commandsTotal();
+    const seconds = (now - this.lastCommandsAt) / 1000;
+    const rate = seconds > 0 ? (total - this.lastCommands) / seconds : 0;
+    this.lastCommands = total;
+    this.lastCommandsAt = now;
+    return rate;
+  }
+
+  /** Pulls the journal's figures gathered since the last scrape. */
+  collectJournal(): void {
+    const figures = this.sources.journal?.();
+    if (figures === undefined) return;
+    for (const s of figures.fsyncSeconds) this.journalFsync.observe(s);
+    for (const n of figures.batchRecords) this.journalBatch.observe(n);
+  }
+
+  async text(): Promise<string> {
+    this.collectJournal();
+    return this.registry.metrics();
+  }
+}

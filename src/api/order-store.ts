@@ -1,0 +1,275 @@
+/**
+ * The API's durable view of orders, fills and balances, fed only by durable events (the pipeline's
+ * onDurable), so that no query shows the effect of a command that is not yet durable.
+ *
+ * The engine forgets an order when it closes; the API must still answer GET /v1/orders/{id}, ORDER_CLOSED
+ * and an order's fills. So this store keeps every open order, plus the most recently closed ones
+ * (apiLimits.closedOrdersKeptMax, oldest closed forgotten first), each with its newest fills
+ * (apiLimits.fillsPerOrderKeptMax), and per account its newest fills (apiLimits.fillsPerAccountKeptMax)
+ * for GET /v1/fills until the history store (issue #5) serves it.
+ *
+ * At start it is seeded from the recovered engine: open orders come back with their state, but not
+ * with the fills they had before the restart (the history store will give those).
+ */
+import type { EngineDump, OrderDump } from "../engine/dump.js";
+import { type Int, normalize } from "../engine/int.js";
+import type { BalanceEvent, EngineEvent, OrderEvent, Side, TradeEvent } from "../engine/types.js";
+import { apiLimits } from "./limits.js";
+
+export interface FillRecord {
+  readonly trade: TradeEvent;
+  readonly orderId: number;
+  readonly accountId: number;
+  readonly side: Side;
+  readonly liquidity: "maker" | "taker";
+  /** Quote units charged to this side. */
+  readonly fee: Int;
+}
+
+export interface OrderRecord {
+  /** The order's latest state. */
+  order: OrderEvent;
+  updatedAt: number;
+  /** Oldest first; at most fillsPerOrderKeptMax, the newest kept. */
+  fills: FillRecord[];
+}
+
+export function isClosed(order: OrderEvent): boolean {
+  const s = order.status;
+  return s === "filled" || s === "cancelled" || s === "expired";
+}
+
+export function isOpen(order: OrderEvent): boolean {
+  return order.status === "open" || order.status === "partially_filled";
+}
+
+/** A bounded FIFO of fills, newest at the end. */
+class FillQueue {
+  private items: FillRecord[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(fill: FillRecord, max: number): void {
+    this.items.push(fill);
+    if (this.size > max) this.head++;
+    // Compact once the dead prefix is as large as the live part, so pushes stay amortized O(1).
+    if (this.head > 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Newest first. */
+  *newestFirst(): Generator<FillRecord> {
+    for (let i = this.items.length - 1; i >= this.head; i--) yield this.items[i]!;
+  }
+}
+
+export class OrderStore {
+  private readonly records = new Map<number, OrderRecord>();
+  /** Closed orders in order of closing, oldest first (Map keeps insertion order). */
+  private readonly closed = new Map<number, OrderRecord>();
+  private readonly byAccount = new Map<number, Map<number, OrderRecord>>();
+  private readonly accountFills = new Map<number, FillQueue>();
+  private openGtd = 0;
+
+  constructor(
+    private readonly closedMax: number = apiLimits.closedOrdersKeptMax,
+    private readonly fillsPerOrderMax: number = apiLimits.fillsPerOrderKeptMax,
+    private readonly fillsPerAccountMax: number = apiLimits.fillsPerAccountKeptMax,
+  ) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(orderId: number): OrderRecord | undefined {
+    return this.records.get(orderId);
+  }
+
+  /** Orders of one account the store knows: all its open ones and its recently closed ones. */
+  ofAccount(accountId: number): Iterable<OrderRecord> {
+    return this.byAccount.get(accountId)?.values() ?? [];
+  }
+
+  /** The account's newest fills, newest first. */
+  fillsOf(accountId: number): Iterable<FillRecord> {
+    return this.accountFills.get(accountId)?.newestFirst() ?? [];
+  }
+
+  apply(events: readonly EngineEvent[]): void {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.type === "order") this.onOrder(e);
+      else if (e.type === "trade") this.onTrade(e);
+    }
+  }
+
+  private onOrder(e: OrderEvent): void {
+    let record = this.records.get(e.orderId);
+    if (e.timeInForce === "GTD") {
+      const wasLive = record !== undefined && !isClosed(record.order);
+      const isLive = !isClosed(e);
+      if (isLive && !wasLive) this.openGtd++;
+      else if (wasLive && !isLive) this.openGtd--;
+    }
+    if (record === undefined) {
+      record = { order: e, updatedAt: e.time, fills: [] };
+      this.records.set(e.orderId, record);
+      let mine = this.byAccount.get(e.accountId);
+      if (mine === undefined) this.byAccount.set(e.accountId, (mine = new Map()));
+      mine.set(e.orderId, record);
+    } else {
+      record.order = e;
+      record.updatedAt = e.time;
+    }
+    if (isClosed(e)) {
+      this.closed.set(e.orderId, record);
+      if (this.closed.size > this.closedMax) this.forgetOldestClosed();
+    }
+  }
+
+  private forgetOldestClosed(): void {
+    const oldest = this.closed.keys().next().value!;
+    const record = this.closed.get(oldest)!;
+    this.closed.delete(oldest);
+    this.records.delete(oldest);
+    const mine = this.byAccount.get(record.order.accountId);
+    if (mine !== undefined) {
+      mine.delete(oldest);
+      if (mine.size === 0) this.byAccount.delete(record.order.accountId);
+    }
+  }
+
+  private onTrade(t: TradeEvent): void {
+    const makerSide: Side = t.takerSide === "buy" ? "sell" : "buy";
+    this.addFill({
+      trade: t,
+      orderId: t.takerOrderId,
+      accountId: t.takerAccountId,
+      side: t.takerSide,
+      liquidity: "taker",
+      fee: t.takerFee,
+    });
+    this.addFill({
+      trade: t,
+      orderId: t.makerOrderId,
+      accountId: t.makerAccountId,
+      side: makerSide,
+      liquidity: "maker",
+      fee: t.makerFee,
+    });
+  }
+
+  private addFill(fill: FillRecord): void {
+    const record = this.records.get(fill.orderId);
+    if (record !== undefined) {
+      record.fills.push(fill);
+      if (record.fills.length > this.fillsPerOrderMax) record.fills.shift();
+    }
+    let queue = this.accountFills.get(fill.accountId);
+    if (queue === undefined) this.accountFills.set(fill.accountId, (queue = new FillQueue()));
+    queue.push(fill, this.fillsPerAccountMax);
+  }
+
+  /** Seeds the store with the open and untriggered orders of a recovered engine. */
+  seed(dump: EngineDump): void {
+    for (const o of dump.orders) this.onOrder(eventOf(o, dump.time));
+  }
+
+  /** Open or untriggered GTD orders: while there are any, the node advances exchange time (tick). */
+  get gtdOrders(): number {
+    return this.openGtd;
+  }
+}
+
+/** An engine order as the `order` event that would describe it now. */
+function eventOf(o: OrderDump, time: number): OrderEvent {
+  return {
+    type: "order",
+    seq: 0,
+    time,
+    reason: "placed",
+    orderId: o.orderId,
+    accountId: o.accountId,
+    symbol: o.symbol,
+    side: o.side,
+    orderType: o.orderType,
+    timeInForce: o.timeInForce,
+    price: o.price,
+    stopPrice: o.stopPrice,
+    quantity: o.quantity,
+    filledQuantity: o.filledQuantity,
+    filledNotional: normalize(BigInt(o.filledNotional)),
+    quoteQuantity: normalize(BigInt(o.quoteQuantity)),
+    status: o.status,
+    postOnly: o.postOnly,
+    expireTime: o.expireTime,
+    clientOrderId: o.clientOrderId,
+    selfTradePrevention: o.selfTradePrevention,
+    createdAt: o.createdAt,
+  };
+}
+
+/** Balances per account and asset index, from balance events only (durable by construction). */
+export class BalanceView {
+  private readonly available: Int[][] = [];
+  private readonly locked: Int[][] = [];
+  private accountCount = 0;
+  private readonly assetIndex: ReadonlyMap<string, number>;
+
+  constructor(private readonly assets: readonly string[]) {
+    this.assetIndex = new Map(assets.map((a, i) => [a, i]));
+  }
+
+  /** Accounts 0 … count-1 exist (0 is the fee account). */
+  get accounts(): number {
+    return this.accountCount;
+  }
+
+  has(accountId: number): boolean {
+    return accountId >= 0 && accountId < this.accountCount;
+  }
+
+  seed(dump: EngineDump): void {
+    this.accountCount = dump.accounts.length;
+    for (const account of dump.accounts) {
+      this.available[account.accountId] = account.balances.map(([available]) => normalize(BigInt(available)));
+      this.locked[account.accountId] = account.balances.map(([, locked]) => normalize(BigInt(locked)));
+    }
+  }
+
+  apply(events: readonly EngineEvent[]): void {
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      if (e.type === "balance") this.onBalance(e);
+      else if (e.type === "account_created") this.onCreated(e.accountId);
+    }
+  }
+
+  private onCreated(accountId: number): void {
+    if (accountId >= this.accountCount) this.accountCount = accountId + 1;
+    if (this.available[accountId] === undefined) {
+      this.available[accountId] = new Array<Int>(this.assets.length).fill(0);
+      this.locked[accountId] = new Array<Int>(this.assets.length).fill(0);
+    }
+  }
+
+  private onBalance(e: BalanceEvent): void {
+    this.onCreated(e.accountId);
+    const asset = this.assetIndex.get(e.asset)!;
+    this.available[e.accountId]![asset] = e.available;
+    this.locked[e.accountId]![asset] = e.locked;
+  }
+
+  /** [asset, available, locked] per asset, in configuration order; undefined for an unknown account. */
+  of(accountId: number): { asset: string; available: Int; locked: Int }[] | undefined {
+    if (!this.has(accountId)) return undefined;
+    const available = this.available[accountId]!;
+    const locked = this.locked[accountId]!;
+    return this.assets.map((asset, i) => ({ asset, available: available[i]!, locked: locked[i]! }));
+  }
+}

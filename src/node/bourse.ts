@@ -1,0 +1,201 @@
+/**
+ * The one wiring module: a Bourse node assembled in the order of the architecture diagram
+ * (/work/shared/spec/architecture.md, "The path of an order"):
+ *
+ *   client ─REST/WS─▶ gateway (auth, validation, rate limit)          src/api/
+ *                        │ command
+ *                        ▼
+ *                   sequencer → journal (group commit) ∥ engine       src/journal/ DurableEngine
+ *                        │
+ *                        ▼ output gate: only durable batches leave
+ *        ┌───────────────┼──────────────────────────┐
+ *        ▼               ▼                          ▼
+ *   client replies   durable views + market data   (history writer: issue #5)
+ *   (order acks)     (WS fan-out)
+ *
+ * Everything runs on the main thread except fdatasync (libuv's pool) and snapshots (a worker):
+ * docs/api.md ("Two cores") gives the measurement behind that choice.
+ */
+import { readFileSync } from "node:fs";
+import pino, { type Logger } from "pino";
+import { Authenticator } from "../api/auth.js";
+import { Gateway } from "../api/gateway.js";
+import { ApiMetrics } from "../api/metrics.js";
+import { BalanceView, OrderStore } from "../api/order-store.js";
+import { RequestParser } from "../api/parse.js";
+import { RateLimits } from "../api/rate-limit.js";
+import { ApiServer } from "../api/server.js";
+import { defaultConfig, type EngineConfig, settleConfig } from "../engine/config.js";
+import { MarketData } from "../marketdata/marketdata.js";
+import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
+import { type Demo, startDemo } from "./demo.js";
+import { JournalPipeline } from "./journal-pipeline.js";
+import { type CommandPipeline, MemoryPipeline } from "./pipeline.js";
+import { loadAdminToken, loadMasterKey } from "./secrets.js";
+
+export const version = "0.1.0";
+
+export interface BourseNode {
+  readonly url: string;
+  readonly port: number;
+  readonly adminToken: string;
+  readonly pipeline: CommandPipeline;
+  readonly gateway: Gateway;
+  readonly api: ApiServer;
+  /** Stop accepting, drain in-flight commands, snapshot, release the data directory. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where log lines and the one-time admin token go (default: pino to stdout). */
+  logger?: Logger;
+  /**
+   * Tests of the gateway alone may run on the in-memory pipeline (NOT durable). `npm start` always
+   * uses the journal.
+   */
+  pipeline?: "journal" | "memory";
+  /** Called when the journal fails (fail-stop). Default: log and exit(1). */
+  onFatal?: (error: Error) => void;
+}
+
+function marketsOf(config: NodeConfig, log: Logger): EngineConfig {
+  if (config.marketsFile !== null) return loadMarkets(config.marketsFile);
+  const file = defaultMarketsFile();
+  try {
+    return loadMarkets(file);
+  } catch {
+    log.warn(`no readable ${file}: using the built-in markets BTC-USD, ETH-USD, ETH-BTC`);
+    return defaultConfig;
+  }
+}
+
+export async function startBourse(config: NodeConfig, options: StartOptions = {}): Promise<BourseNode> {
+  const log = options.logger ?? pino({ level: config.logLevel, base: null });
+
+  // ── configuration and secrets
+  const markets = marketsOf(config, log);
+  const settled = settleConfig(markets);
+  const masterKey = loadMasterKey(config.dataDir, config.masterKey);
+  const admin = loadAdminToken(config.dataDir, config.adminToken);
+  const tls =
+    config.tls === null
+      ? undefined
+      : { cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) };
+
+  // ── sequencer → journal ∥ engine → output gate (recovery first)
+  const onFatal =
+    options.onFatal ??
+    ((error: Error) => {
+      log.fatal(`journal failed, stopping (restart recovers every acknowledged command): ${error.message}`);
+      process.exit(1);
+    });
+  const pipeline: CommandPipeline =
+    options.pipeline === "memory"
+      ? new MemoryPipeline(markets)
+      : await JournalPipeline.open({
+          dataDir: config.dataDir,
+          config: markets,
+          log: (m) => log.info(m),
+          onFatal,
+        });
+  const engine = pipeline.engine;
+
+  // ── durable views, seeded from the recovered state, then fed by the output gate only
+  const orders = new OrderStore();
+  const balances = new BalanceView(settled.assets.map((a) => a.asset));
+  const marketData = new MarketData(settled);
+  const dump = engine.dump();
+  orders.seed(dump);
+  balances.seed(dump);
+  marketData.init(dump.lastSeq, dump.orders, dump.markets);
+
+  // ── gateway: auth, validation, rate limits, metrics
+  const auth = new Authenticator(masterKey, (apiKey) => {
+    const account = engine.accountForApiKey(apiKey);
+    return account === undefined ? undefined : { accountId: account.id, sealedSecret: account.sealedSecret };
+  });
+  const journalFigures = pipeline instanceof JournalPipeline ? pipeline.figures : undefined;
+  let api: ApiServer | undefined;
+  const metrics = new ApiMetrics({
+    pipelineQueueDepth: () => pipeline.stats.queueDepth,
+    commandsTotal: () => pipeline.stats.commandsTotal,
+    wsConnections: () => api?.ws.connectionCount ?? 0,
+    wsBufferedBytes: () => api?.ws.bufferedBytes ?? 0,
+    journal: () => journalFigures?.take(),
+  });
+  const gateway = new Gateway({
+    config: settled,
+    pipeline,
+    views: marketData.views,
+    parser: new RequestParser(settled),
+    orders,
+    balances,
+    auth,
+    masterKey,
+    metrics,
+  });
+  api = new ApiServer({
+    gateway,
+    marketData,
+    auth,
+    adminToken: admin.token,
+    rateLimits: new RateLimits(config.rateLimits),
+    metrics,
+    logger: log,
+    ...(tls === undefined ? {} : { tls }),
+    version,
+    ready: () => pipeline.ready,
+  });
+  const server = api;
+
+  // ── output gate fan-out: durable views first, then market data to WebSocket subscribers
+  pipeline.onDurable((events) => {
+    balances.apply(events);
+    orders.apply(events);
+    server.ws.publish(marketData.apply(events));
+  });
+
+  // ── time: GTD orders expire without other traffic; the ticker's 24 h window follows the clock
+  const clock = setInterval(() => {
+    marketData.advanceTime(Date.now());
+    if (orders.gtdOrders > 0 && pipeline.ready) pipeline.submit({ type: "tick" }).catch(() => {});
+  }, 1_000);
+  clock.unref();
+
+  const port = await server.listen(config.host, config.port);
+  const url = `${tls === undefined ? "http" : "https"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  log.info(
+    `bourse ${version} listening on ${url} (data dir ${config.dataDir}, markets ${settled.markets
+      .map((m) => m.symbol)
+      .join(", ")}${options.pipeline === "memory" ? ", IN-MEMORY PIPELINE: NOT DURABLE" : ""})`,
+  );
+  if (admin.created) {
+    // Written straight to the terminal, not through the logger, so that log shipping never carries it.
+    process.stdout.write(
+      `\n  Admin token (printed this once; kept in ${admin.path}, mode 0600):\n  ${admin.token}\n\n`,
+    );
+  }
+
+  let demo: Demo | undefined;
+  if (config.demo) demo = await startDemo(gateway, settled, pipeline, log);
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    adminToken: admin.token,
+    pipeline,
+    gateway,
+    api: server,
+    close(): Promise<void> {
+      closed ??= (async () => {
+        clearInterval(clock);
+        await demo?.stop();
+        await server.close();
+        await pipeline.close();
+        log.info("bourse stopped: every acknowledged command is durable, snapshot taken");
+      })();
+      return closed;
+    },
+  };
+}
