@@ -1,6 +1,6 @@
-/** An account: balances per asset index, its open orders, the clientOrderIds it used. */
+/** An account: balances per asset index, its open orders, the clientOrderIds it used, its credentials. */
 import type { Int } from "./int.js";
-import type { Order } from "./order.js";
+import { nil, type OrderStore } from "./order-store.js";
 
 export class Account {
   readonly available: Int[];
@@ -8,9 +8,9 @@ export class Account {
   /** Command stamp when each asset's balance was last saved for the end-of-command balance events. */
   readonly touchedStamp: number[];
   openOrderCount = 0;
-  /** Head and tail of the open orders list, in orderId order. */
-  firstOrder: Order | null = null;
-  lastOrder: Order | null = null;
+  /** Slots of the first and last open orders, linked in orderId order through OrderStore.accountPrev/Next. */
+  firstOrder = nil;
+  lastOrder = nil;
   /** clientOrderId → orderId, oldest first (Map keeps insertion order), created on first use. */
   clientOrderIds: Map<string, number> | null = null;
   /** Credentials kept for the gateway, opaque to the engine. */
@@ -27,22 +27,24 @@ export class Account {
     this.touchedStamp = new Array<number>(assetCount).fill(-1);
   }
 
-  linkOrder(order: Order): void {
-    order.accountPrev = this.lastOrder;
-    order.accountNext = null;
-    if (this.lastOrder === null) this.firstOrder = order;
-    else this.lastOrder.accountNext = order;
-    this.lastOrder = order;
+  linkOrder(store: OrderStore, slot: number): void {
+    store.accountPrev[slot] = this.lastOrder;
+    store.accountNext[slot] = nil;
+    if (this.lastOrder === nil) this.firstOrder = slot;
+    else store.accountNext[this.lastOrder] = slot;
+    this.lastOrder = slot;
     this.openOrderCount++;
   }
 
-  unlinkOrder(order: Order): void {
-    if (order.accountPrev === null) this.firstOrder = order.accountNext;
-    else order.accountPrev.accountNext = order.accountNext;
-    if (order.accountNext === null) this.lastOrder = order.accountPrev;
-    else order.accountNext.accountPrev = order.accountPrev;
-    order.accountPrev = null;
-    order.accountNext = null;
+  unlinkOrder(store: OrderStore, slot: number): void {
+    const prev = store.accountPrev[slot]!;
+    const next = store.accountNext[slot]!;
+    if (prev === nil) this.firstOrder = next;
+    else store.accountNext[prev] = next;
+    if (next === nil) this.lastOrder = prev;
+    else store.accountPrev[next] = prev;
+    store.accountPrev[slot] = nil;
+    store.accountNext[slot] = nil;
     this.openOrderCount--;
   }
 }

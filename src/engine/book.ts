@@ -4,14 +4,15 @@
  * level at the end makes taking it (pop) and adding near it (a short splice) cheap, while lookups of
  * an existing level are one map probe. Each level holds its orders in a FIFO linked list.
  */
-import type { Order } from "./order.js";
+import { nil, type OrderStore } from "./order-store.js";
 
 export class Level {
   /** Lots resting at this price. */
   total = 0;
   count = 0;
-  head: Order | null = null;
-  tail: Order | null = null;
+  /** Oldest and newest order slots, linked through OrderStore.prev/next. */
+  head = nil;
+  tail = nil;
   constructor(readonly price: number) {}
 }
 
@@ -26,7 +27,10 @@ export class BookSide {
   readonly byPrice = new Map<number, Level>();
   /** Levels holding at least one order (the bound priceLevelsPerSideMax counts these). */
   liveLevels = 0;
-  constructor(readonly isBid: boolean) {}
+  constructor(
+    readonly isBid: boolean,
+    private readonly store: OrderStore,
+  ) {}
 
   best(): Level | null {
     const n = this.levels.length;
@@ -77,29 +81,38 @@ export class BookSide {
     return lo;
   }
 
-  append(order: Order): void {
-    const level = this.levelFor(order.price);
+  append(slot: number): void {
+    const store = this.store;
+    const level = this.levelFor(store.price[slot]!);
     if (level.count === 0) this.liveLevels++;
-    order.level = level;
-    order.next = null;
-    order.prev = level.tail;
-    if (level.tail === null) level.head = order;
-    else level.tail.next = order;
-    level.tail = order;
-    level.total += order.quantity - order.filled;
+    store.next[slot] = nil;
+    store.prev[slot] = level.tail;
+    if (level.tail === nil) level.head = slot;
+    else store.next[level.tail] = slot;
+    level.tail = slot;
+    level.total += store.quantity[slot]! - store.filled[slot]!;
     level.count++;
+    store.setResting(slot, true);
   }
 
-  remove(order: Order): void {
-    const level = order.level!;
-    if (order.prev === null) level.head = order.next;
-    else order.prev.next = order.next;
-    if (order.next === null) level.tail = order.prev;
-    else order.next.prev = order.prev;
-    order.prev = null;
-    order.next = null;
-    order.level = null;
-    level.total -= order.quantity - order.filled;
+  /** The level a resting order sits in. */
+  levelOf(slot: number): Level {
+    return this.byPrice.get(this.store.price[slot]!)!;
+  }
+
+  remove(slot: number): void {
+    const store = this.store;
+    const level = this.levelOf(slot);
+    const prev = store.prev[slot]!;
+    const next = store.next[slot]!;
+    if (prev === nil) level.head = next;
+    else store.next[prev] = next;
+    if (next === nil) level.tail = prev;
+    else store.prev[next] = prev;
+    store.prev[slot] = nil;
+    store.next[slot] = nil;
+    store.setResting(slot, false);
+    level.total -= store.quantity[slot]! - store.filled[slot]!;
     level.count--;
     if (level.count === 0) this.levelEmptied(level);
   }

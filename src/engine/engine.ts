@@ -8,13 +8,27 @@
  */
 import { limits } from "../limits.js";
 import { Account } from "./account.js";
+import type { Level } from "./book.js";
 import type { EngineCode } from "./codes.js";
 import { type EngineConfig, type Market, type SettledConfig, settleConfig } from "./config.js";
 import type { EngineDump, EngineModel, OrderDump } from "./dump.js";
 import { GtdQueue } from "./gtd-queue.js";
 import { add, big, feeCeil, type Int, inInt64, mul, sub } from "./int.js";
 import { MarketState } from "./market-state.js";
-import { Order } from "./order.js";
+import {
+  nil,
+  type OrderExtra,
+  OrderStore,
+  packFlags,
+  Status,
+  sideNames,
+  statusNames,
+  stpNames,
+  Tif,
+  Type,
+  tifNames,
+  typeNames,
+} from "./order-store.js";
 import { readSnapshot, writeSnapshot } from "./snapshot.js";
 import { sha256Hex } from "./state-hash.js";
 import type {
@@ -25,7 +39,6 @@ import type {
   CreateAccountCommand,
   EngineEvent,
   OrderReason,
-  OrderStatus,
   PlaceOrderCommand,
   Side,
   TransferCommand,
@@ -65,7 +78,7 @@ export class Engine implements EngineModel {
   readonly config: SettledConfig;
   /** Index = accountId; account 0 is the fee account. */
   readonly accounts: Account[] = [];
-  readonly orders = new Map<number, Order>();
+  readonly store = new OrderStore();
   readonly markets: MarketState[];
   readonly marketBySymbol = new Map<string, MarketState>();
   /** Per asset index: deposits minus withdrawals, i.e. the sum of every balance of that asset. */
@@ -95,7 +108,7 @@ export class Engine implements EngineModel {
 
   constructor(config: EngineConfig | SettledConfig) {
     this.config = "assetByName" in config ? config : settleConfig(config);
-    this.markets = this.config.markets.map((m) => new MarketState(m));
+    this.markets = this.config.markets.map((m) => new MarketState(m, this.store));
     for (const ms of this.markets) this.marketBySymbol.set(ms.market.symbol, ms);
     this.supply = this.config.assets.map(() => 0);
     this.accounts.push(new Account(feeAccountId, this.config.assets.length));
@@ -343,14 +356,8 @@ export class Engine implements EngineModel {
     const isStop = orderType === "stop_limit" || orderType === "stop_market";
     if (!isLimit && orderType !== "market" && orderType !== "stop_market") return "INVALID_ORDER_TYPE";
     if (side !== "buy" && side !== "sell") return "INVALID_ORDER_TYPE";
-    if (
-      !isCount(cmd.price) ||
-      !isCount(cmd.stopPrice) ||
-      !isCount(cmd.quantity) ||
-      !isAmount(cmd.quoteQuantity)
-    ) {
-      return "INVALID_ORDER_TYPE";
-    }
+    // A gateway only sends whole numbers; anything else is refused under the code of its field.
+    if (!isAmount(cmd.quoteQuantity)) return "INVALID_QUANTITY";
     if (isLimit ? cmd.price === 0 : cmd.price !== 0) return "INVALID_PRICE";
     if (isStop ? cmd.stopPrice === 0 : cmd.stopPrice !== 0) return "INVALID_STOP_PRICE";
     if (cmd.postOnly !== false && (cmd.postOnly !== true || orderType !== "limit"))
@@ -364,8 +371,8 @@ export class Engine implements EngineModel {
       if (byQuote && (side === "sell" || cmd.quantity !== 0)) return "INVALID_ORDER_TYPE";
       if (!byQuote && cmd.quantity === 0) return "INVALID_QUANTITY";
     }
-    if (cmd.price > limits.priceTicksMax) return "INVALID_PRICE";
-    if (cmd.stopPrice > limits.priceTicksMax) return "INVALID_STOP_PRICE";
+    if (!isCount(cmd.price) || cmd.price > limits.priceTicksMax) return "INVALID_PRICE";
+    if (!isCount(cmd.stopPrice) || cmd.stopPrice > limits.priceTicksMax) return "INVALID_STOP_PRICE";
     const tif = cmd.timeInForce;
     if (tif !== "GTC" && tif !== "IOC" && tif !== "FOK" && tif !== "GTD") return "INVALID_TIME_IN_FORCE";
     if (!isLimit && (tif === "GTD" || (tif === "FOK" && byQuote))) return "INVALID_TIME_IN_FORCE";
@@ -379,7 +386,9 @@ export class Engine implements EngineModel {
     if (!validSelfTrade) return "INVALID_ORDER_TYPE";
     if (
       cmd.quantity !== 0 &&
-      (cmd.quantity < market.minQuantityLots || cmd.quantity > market.maxQuantityLots)
+      (!isCount(cmd.quantity) ||
+        cmd.quantity < market.minQuantityLots ||
+        cmd.quantity > market.maxQuantityLots)
     ) {
       return "INVALID_QUANTITY";
     }
@@ -438,7 +447,7 @@ export class Engine implements EngineModel {
     } else if (cmd.quoteQuantity !== 0) {
       hold = add(cmd.quoteQuantity, feeCeil(cmd.quoteQuantity, market.takerFeeBps));
     } else if (cmd.orderType === "market") {
-      this.walk(ms, true, account, 0, cmd.selfTradePrevention, cmd.quantity);
+      this.walk(ms, true, account.id, 0, cmd.selfTradePrevention === "cancel_maker", cmd.quantity);
       hold = add(this.walkCost, feeCeil(this.walkCost, market.takerFeeBps));
     } else {
       hold = 0; // a stop_market buy by quantity prices its hold when it triggers
@@ -455,38 +464,39 @@ export class Engine implements EngineModel {
       if (code !== null) return this.reject("place", code, account.id, 0, clientOrderId);
     }
 
-    const order = new Order(
-      this.nextOrderId++,
-      account,
-      ms,
-      cmd.side,
-      cmd.orderType,
-      cmd.timeInForce,
-      cmd.price,
-      cmd.stopPrice,
-      cmd.quantity,
-      cmd.quoteQuantity,
+    const orderId = this.nextOrderId++;
+    const extra: OrderExtra | null =
+      cmd.stopPrice !== 0 || cmd.expireTime !== 0 || cmd.quoteQuantity !== 0 || clientOrderId !== ""
+        ? {
+            stopPrice: cmd.stopPrice,
+            expireTime: cmd.expireTime,
+            quoteQuantity: cmd.quoteQuantity,
+            clientOrderId,
+          }
+        : null;
+    const flags = packFlags(
+      isBuy ? 0 : 1,
+      typeNames.indexOf(cmd.orderType),
+      tifNames.indexOf(cmd.timeInForce),
+      stpNames.indexOf(cmd.selfTradePrevention),
       cmd.postOnly,
-      cmd.expireTime,
-      clientOrderId,
-      cmd.selfTradePrevention,
-      this.time,
+      isStop ? Status.Untriggered : Status.Open,
+      market.index,
     );
-    if (clientOrderId !== "") this.rememberClientOrderId(account, clientOrderId, order.id);
+    const store = this.store;
+    const slot = store.allocate(orderId, account.id, flags, cmd.price, cmd.quantity, this.time, extra);
+    if (clientOrderId !== "") this.rememberClientOrderId(account, clientOrderId, orderId);
     this.lock(account, heldAsset, hold);
-    order.hold = hold;
-    this.orders.set(order.id, order);
-    account.linkOrder(order);
-    if (cmd.timeInForce === "GTD") this.gtd.push(order);
+    store.setHold(slot, hold);
+    account.linkOrder(store, slot);
+    if (cmd.timeInForce === "GTD") this.gtd.push(cmd.expireTime, orderId);
+    this.orderEvent(slot, "placed");
     if (isStop) {
-      order.status = "untriggered";
-      ms.stops.push(order);
+      ms.stops.push(slot);
       this.touchMarket(ms);
-      this.orderEvent(order, "placed");
       return;
     }
-    this.orderEvent(order, "placed");
-    this.execute(order);
+    this.execute(slot);
   }
 
   private rememberClientOrderId(account: Account, clientOrderId: string, orderId: number): void {
@@ -515,12 +525,13 @@ export class Engine implements EngineModel {
   private walk(
     ms: MarketState,
     isBuy: boolean,
-    account: Account,
+    accountId: number,
     limitPrice: number,
-    selfTrade: PlaceOrderCommand["selfTradePrevention"],
+    cancelMaker: boolean,
     want: number,
   ): number {
     const market = ms.market;
+    const store = this.store;
     const levels = ms.oppositeOf(isBuy).levels;
     let got = 0;
     let cost: Int = 0;
@@ -528,14 +539,14 @@ export class Engine implements EngineModel {
     outer: for (let i = levels.length - 1; i >= 0 && got < want; i--) {
       const level = levels[i]!;
       if (limitPrice !== 0 && (isBuy ? level.price > limitPrice : level.price < limitPrice)) break;
-      for (let o = level.head; o !== null && got < want; o = o.next) {
-        if (o.account === account) {
-          if (selfTrade === "cancel_maker") continue;
+      for (let o = level.head; o !== nil && got < want; o = store.next[o]!) {
+        if (store.account[o] === accountId) {
+          if (cancelMaker) continue;
           break outer;
         }
         if (fills === limits.fillsPerOrderMax) break outer;
         fills++;
-        const take = Math.min(o.quantity - o.filled, want - got);
+        const take = Math.min(store.remaining(o), want - got);
         got += take;
         cost = add(cost, this.notional(market, level.price, take));
       }
@@ -547,78 +558,89 @@ export class Engine implements EngineModel {
   // ───────────────────────────── matching ─────────────────────────────
 
   /** A taker (new, triggered or amended order) matches, then rests, fills or ends. */
-  private execute(order: Order): void {
-    const filledBefore = order.filled;
-    const isBuy = order.side === "buy";
-    const ms = order.market;
-    if (order.timeInForce === "FOK") {
-      const want = order.quantity - order.filled;
-      if (this.walk(ms, isBuy, order.account, order.price, order.selfTradePrevention, want) < want) {
-        this.close(order, "expired", "expired_fok");
+  private execute(slot: number): void {
+    const store = this.store;
+    const filledBefore = store.filled[slot]!;
+    const isBuy = store.isBuy(slot);
+    const ms = this.markets[store.market(slot)]!;
+    const tif = store.tif(slot);
+    if (tif === Tif.FOK) {
+      const want = store.remaining(slot);
+      const cancelMaker = store.stp(slot) === 1;
+      if (this.walk(ms, isBuy, store.account[slot]!, store.price[slot]!, cancelMaker, want) < want) {
+        this.close(slot, Status.Expired, "expired_fok");
         return;
       }
     }
-    const end = this.match(order, isBuy);
-    const rests =
-      (order.type === "limit" || order.type === "stop_limit") &&
-      (order.timeInForce === "GTC" || order.timeInForce === "GTD");
+    const end = this.match(slot, ms, isBuy);
+    const type = store.type(slot);
+    const rests = (type === Type.Limit || type === Type.StopLimit) && (tif === Tif.GTC || tif === Tif.GTD);
     if (end === End.SelfTrade) {
-      this.close(order, "cancelled", "self_trade");
-    } else if (order.quoteQuantity === 0 && order.filled === order.quantity) {
-      this.close(order, "filled", "traded");
+      this.close(slot, Status.Cancelled, "self_trade");
+    } else if (store.filled[slot] === store.quantity[slot] && store.quoteQuantity(slot) === 0) {
+      this.close(slot, Status.Filled, "traded");
     } else if (end === End.Budget) {
-      if (order.filled > 0) this.close(order, "filled", "traded");
-      else this.close(order, "expired", "expired_ioc");
+      if (store.filled[slot]! > 0) this.close(slot, Status.Filled, "traded");
+      else this.close(slot, Status.Expired, "expired_ioc");
     } else if (rests) {
-      order.status = order.filled > 0 ? "partially_filled" : "open";
-      ms.sideOf(isBuy).append(order);
-      if (order.filled > filledBefore) this.orderEvent(order, "traded");
+      store.setStatus(slot, store.filled[slot]! > 0 ? Status.PartiallyFilled : Status.Open);
+      ms.sideOf(isBuy).append(slot);
+      if (store.filled[slot]! > filledBefore) this.orderEvent(slot, "traded");
     } else {
-      this.close(order, "expired", end === End.FillLimit ? "fill_limit" : "expired_ioc");
+      this.close(slot, Status.Expired, end === End.FillLimit ? "fill_limit" : "expired_ioc");
     }
   }
 
-  private match(taker: Order, isBuy: boolean): End {
-    const ms = taker.market;
+  private match(taker: number, ms: MarketState, isBuy: boolean): End {
+    const store = this.store;
     const opposite = ms.oppositeOf(isBuy);
-    const limitPrice = taker.price;
-    const byBudget = taker.quoteQuantity !== 0;
+    const limitPrice = store.price[taker]!;
+    const quoteQuantity = store.quoteQuantity(taker);
+    const byBudget = quoteQuantity !== 0;
     const perLotScale = ms.market.quoteUnitsPerTickLot;
+    const takerAccount = store.account[taker]!;
     let fills = 0;
     for (;;) {
-      const remaining = taker.quantity - taker.filled;
+      const remaining = store.quantity[taker]! - store.filled[taker]!;
       if (!byBudget && remaining === 0) return End.Book;
       const level = opposite.best();
       if (level === null) return End.Book;
-      if (limitPrice !== 0 && (isBuy ? level.price > limitPrice : level.price < limitPrice)) return End.Book;
-      const maker = level.head!;
-      if (maker.account === taker.account) {
-        const mode = taker.selfTradePrevention;
-        if (mode === "cancel_taker") return End.SelfTrade;
-        this.close(maker, "cancelled", "self_trade");
-        if (mode === "cancel_both") return End.SelfTrade;
+      const price = level.price;
+      if (limitPrice !== 0 && (isBuy ? price > limitPrice : price < limitPrice)) return End.Book;
+      const maker = level.head;
+      if (store.account[maker] === takerAccount) {
+        const mode = store.stp(taker);
+        if (mode === 0) return End.SelfTrade; // cancel_taker
+        this.close(maker, Status.Cancelled, "self_trade");
+        if (mode === 2) return End.SelfTrade; // cancel_both
         continue;
       }
       if (fills === limits.fillsPerOrderMax) return End.FillLimit;
-      let quantity = maker.quantity - maker.filled;
+      let quantity = store.quantity[maker]! - store.filled[maker]!;
       if (byBudget) {
-        const budgetLeft = sub(taker.quoteQuantity, taker.filledNotional);
-        const perLot = mul(level.price, perLotScale);
+        const budgetLeft = sub(quoteQuantity, store.filledNotional(taker));
+        const perLot = mul(price, perLotScale);
         const affordable = budgetLeft < perLot ? 0 : Number(big(budgetLeft) / big(perLot));
         if (affordable === 0) return End.Budget;
         if (affordable < quantity) quantity = affordable;
       } else if (remaining < quantity) {
         quantity = remaining;
       }
-      this.trade(taker, maker, isBuy, quantity);
+      this.trade(taker, maker, ms, level, isBuy, quantity);
       fills++;
     }
   }
 
-  private trade(taker: Order, maker: Order, takerBuys: boolean, quantity: number): void {
-    const ms = taker.market;
+  private trade(
+    taker: number,
+    maker: number,
+    ms: MarketState,
+    level: Level,
+    takerBuys: boolean,
+    quantity: number,
+  ): void {
+    const store = this.store;
     const market = ms.market;
-    const level = maker.level!;
     const price = level.price;
     const quote = market.quote.index;
     const base = market.base.index;
@@ -628,19 +650,22 @@ export class Engine implements EngineModel {
     const baseAmount = mul(quantity, market.baseUnitsPerLot);
     const buyer = takerBuys ? taker : maker;
     const seller = takerBuys ? maker : taker;
+    const accounts = this.accounts;
+    const sellerAccount = accounts[store.account[seller]!]!;
+    const buyerAccount = accounts[store.account[buyer]!]!;
 
-    seller.hold = sub(seller.hold, baseAmount);
-    this.debitLocked(seller.account, base, baseAmount);
-    this.credit(seller.account, quote, sub(notional, takerBuys ? makerFee : takerFee));
-    this.credit(buyer.account, base, baseAmount);
-    if (takerBuys) takerFee = this.payFromHold(buyer, notional, takerFee);
-    else makerFee = this.payFromHold(buyer, notional, makerFee);
-    this.credit(this.accounts[feeAccountId]!, quote, add(takerFee, makerFee));
+    store.setHold(seller, sub(store.hold(seller), baseAmount));
+    this.debitLocked(sellerAccount, base, baseAmount);
+    this.credit(sellerAccount, quote, sub(notional, takerBuys ? makerFee : takerFee));
+    this.credit(buyerAccount, base, baseAmount);
+    if (takerBuys) takerFee = this.payFromHold(buyer, buyerAccount, quote, notional, takerFee);
+    else makerFee = this.payFromHold(buyer, buyerAccount, quote, notional, makerFee);
+    this.credit(accounts[feeAccountId]!, quote, add(takerFee, makerFee));
 
-    maker.filled += quantity;
-    maker.filledNotional = add(maker.filledNotional, notional);
-    taker.filled += quantity;
-    taker.filledNotional = add(taker.filledNotional, notional);
+    store.filled[maker] = store.filled[maker]! + quantity;
+    store.setFilledNotional(maker, add(store.filledNotional(maker), notional));
+    store.filled[taker] = store.filled[taker]! + quantity;
+    store.setFilledNotional(taker, add(store.filledNotional(taker), notional));
     level.total -= quantity;
     ms.lastPrice = price;
     this.touchMarket(ms);
@@ -653,18 +678,18 @@ export class Engine implements EngineModel {
       price,
       quantity,
       notional,
-      takerSide: taker.side,
-      takerOrderId: taker.id,
-      takerAccountId: taker.account.id,
-      makerOrderId: maker.id,
-      makerAccountId: maker.account.id,
+      takerSide: sideNames[store.side(taker)]!,
+      takerOrderId: store.id[taker]!,
+      takerAccountId: store.account[taker]!,
+      makerOrderId: store.id[maker]!,
+      makerAccountId: store.account[maker]!,
       takerFee,
       makerFee,
     });
-    if (maker.filled === maker.quantity) {
-      this.close(maker, "filled", "traded");
+    if (store.filled[maker] === store.quantity[maker]) {
+      this.close(maker, Status.Filled, "traded");
     } else {
-      maker.status = "partially_filled";
+      store.setStatus(maker, Status.PartiallyFilled);
       this.orderEvent(maker, "traded");
     }
   }
@@ -674,19 +699,18 @@ export class Engine implements EngineModel {
    * single rounding of the hold by one unit per fill; the rest comes from its available balance, and
    * if that is short too, the fee is reduced (docs/engine.md). Returns the fee actually charged.
    */
-  private payFromHold(buyer: Order, notional: Int, fee: Int): Int {
-    const account = buyer.account;
-    const quote = buyer.market.market.quote.index;
+  private payFromHold(buyer: number, account: Account, quote: number, notional: Int, fee: Int): Int {
+    const store = this.store;
+    const hold = store.hold(buyer);
     const pay = add(notional, fee);
-    if (!(buyer.hold < pay)) {
-      buyer.hold = sub(buyer.hold, pay);
+    if (!(hold < pay)) {
+      store.setHold(buyer, sub(hold, pay));
       this.debitLocked(account, quote, pay);
       return fee;
     }
-    const fromHold = buyer.hold;
-    const rest = sub(pay, fromHold);
-    buyer.hold = 0;
-    this.debitLocked(account, quote, fromHold);
+    const rest = sub(pay, hold);
+    store.setHold(buyer, 0);
+    this.debitLocked(account, quote, hold);
     const available = account.available[quote]!;
     if (!(available < rest)) {
       this.debitAvailable(account, quote, rest);
@@ -694,53 +718,61 @@ export class Engine implements EngineModel {
     }
     const charged = sub(fee, sub(rest, available));
     if (charged < 0) {
-      throw new Error(`engine: order ${buyer.id} cannot pay the notional of its own fill: holds are broken`);
+      throw new Error(
+        `engine: order ${store.id[buyer]} cannot pay the notional of its own fill: holds are broken`,
+      );
     }
     this.debitAvailable(account, quote, available);
     return charged;
   }
 
   /** Ends an order: out of the book or the stops, hold released, event emitted, forgotten. */
-  private close(order: Order, status: OrderStatus, reason: OrderReason): void {
-    const ms = order.market;
-    const isBuy = order.side === "buy";
-    if (order.level !== null) ms.sideOf(isBuy).remove(order);
-    else if (order.status === "untriggered") ms.stops.splice(ms.stops.indexOf(order), 1);
-    if (order.hold !== 0) {
+  private close(slot: number, status: Status, reason: OrderReason): void {
+    const store = this.store;
+    const ms = this.markets[store.market(slot)]!;
+    const isBuy = store.isBuy(slot);
+    const previous = store.status(slot);
+    if (previous === Status.Untriggered) ms.stops.splice(ms.stops.indexOf(slot), 1);
+    else if (store.isResting(slot)) ms.sideOf(isBuy).remove(slot);
+    const hold = store.hold(slot);
+    const account = this.accounts[store.account[slot]!]!;
+    if (hold !== 0) {
       const market = ms.market;
-      this.unlock(order.account, isBuy ? market.quote.index : market.base.index, order.hold);
-      order.hold = 0;
+      this.unlock(account, isBuy ? market.quote.index : market.base.index, hold);
+      store.setHold(slot, 0);
     }
-    order.status = status;
-    this.orders.delete(order.id);
-    order.account.unlinkOrder(order);
-    this.orderEvent(order, reason);
+    store.setStatus(slot, status);
+    account.unlinkOrder(store, slot);
+    this.orderEvent(slot, reason);
+    store.release(slot);
   }
 
-  private orderEvent(o: Order, reason: OrderReason): void {
+  private orderEvent(slot: number, reason: OrderReason): void {
+    const s = this.store;
+    const extra = s.extra(slot);
     this.out.push({
       type: "order",
       seq: this.seq,
       time: this.time,
       reason,
-      orderId: o.id,
-      accountId: o.account.id,
-      symbol: o.market.market.symbol,
-      side: o.side,
-      orderType: o.type,
-      timeInForce: o.timeInForce,
-      price: o.price,
-      stopPrice: o.stopPrice,
-      quantity: o.quantity,
-      filledQuantity: o.filled,
-      filledNotional: o.filledNotional,
-      quoteQuantity: o.quoteQuantity,
-      status: o.status,
-      postOnly: o.postOnly,
-      expireTime: o.expireTime,
-      clientOrderId: o.clientOrderId,
-      selfTradePrevention: o.selfTradePrevention,
-      createdAt: o.createdAt,
+      orderId: s.id[slot]!,
+      accountId: s.account[slot]!,
+      symbol: this.markets[s.market(slot)]!.market.symbol,
+      side: sideNames[s.side(slot)]!,
+      orderType: typeNames[s.type(slot)]!,
+      timeInForce: tifNames[s.tif(slot)]!,
+      price: s.price[slot]!,
+      stopPrice: extra.stopPrice,
+      quantity: s.quantity[slot]!,
+      filledQuantity: s.filled[slot]!,
+      filledNotional: s.filledNotional(slot),
+      quoteQuantity: extra.quoteQuantity,
+      status: statusNames[s.status(slot)]!,
+      postOnly: s.postOnly(slot),
+      expireTime: extra.expireTime,
+      clientOrderId: extra.clientOrderId,
+      selfTradePrevention: stpNames[s.stp(slot)]!,
+      createdAt: s.createdAt[slot]!,
     });
   }
 
@@ -755,6 +787,7 @@ export class Engine implements EngineModel {
   private runStops(): void {
     const touched = this.touchedMarkets;
     if (touched.length > 1) touched.sort((a, b) => a.market.index - b.market.index);
+    const store = this.store;
     let triggers = 0;
     // Triggering trades only in the stop's own market, which is already in the list.
     for (let m = 0; m < touched.length; m++) {
@@ -765,98 +798,111 @@ export class Engine implements EngineModel {
         let index = -1;
         for (let i = 0; i < stops.length; i++) {
           const s = stops[i]!;
-          if (s.side === "buy" ? last >= s.stopPrice : last <= s.stopPrice) {
+          const stopPrice = store.stopPrice(s);
+          if (store.isBuy(s) ? last >= stopPrice : last <= stopPrice) {
             index = i;
             break;
           }
         }
         if (index < 0) break;
-        const order = stops[index]!;
+        const slot = stops[index]!;
         stops.splice(index, 1);
         triggers++;
-        this.trigger(order);
+        this.trigger(slot, ms);
       }
     }
     touched.length = 0;
   }
 
-  private trigger(order: Order): void {
-    const ms = order.market;
+  private trigger(slot: number, ms: MarketState): void {
+    const store = this.store;
     const market = ms.market;
-    order.status = "open";
-    this.orderEvent(order, "triggered");
-    if (order.side === "buy" && order.type === "stop_market" && order.quoteQuantity === 0) {
-      this.walk(ms, true, order.account, 0, order.selfTradePrevention, order.quantity);
+    store.setStatus(slot, Status.Open);
+    this.orderEvent(slot, "triggered");
+    if (store.isBuy(slot) && store.type(slot) === Type.StopMarket && store.quoteQuantity(slot) === 0) {
+      const account = this.accounts[store.account[slot]!]!;
+      this.walk(ms, true, account.id, 0, store.stp(slot) === 1, store.quantity[slot]!);
       const hold = add(this.walkCost, feeCeil(this.walkCost, market.takerFeeBps));
-      if (order.account.available[market.quote.index]! < hold || !inInt64(hold)) {
-        this.close(order, "cancelled", "insufficient_funds");
+      if (account.available[market.quote.index]! < hold || !inInt64(hold)) {
+        this.close(slot, Status.Cancelled, "insufficient_funds");
         return;
       }
-      this.lock(order.account, market.quote.index, hold);
-      order.hold = hold;
+      this.lock(account, market.quote.index, hold);
+      store.setHold(slot, hold);
     }
-    this.execute(order);
+    this.execute(slot);
   }
 
   private expireDue(): void {
-    for (let top = this.gtd.peek(); top !== null && top.expireTime <= this.time; top = this.gtd.peek()) {
-      this.gtd.pop();
-      if (this.orders.get(top.id) === top) this.close(top, "expired", "expired_gtd");
+    const gtd = this.gtd;
+    while (gtd.peekTime() <= this.time) {
+      const slot = this.store.slotOf.get(gtd.pop());
+      if (slot !== undefined) this.close(slot, Status.Expired, "expired_gtd");
     }
   }
 
   // ───────────────────────────── cancel and amend ─────────────────────────────
 
+  /** The slot of an order the account holds, or undefined. */
+  private slotFor(account: Account, orderId: number): number | undefined {
+    const slot = this.store.slotOf.get(orderId);
+    return slot !== undefined && this.store.account[slot] === account.id ? slot : undefined;
+  }
+
   private cancel(cmd: CancelOrderCommand): void {
     const account = this.accountOf(cmd.accountId);
     if (account === undefined) return this.reject("cancel", "UNKNOWN_ACCOUNT", cmd.accountId, cmd.orderId);
-    const order = this.orders.get(cmd.orderId);
-    if (order === undefined || order.account !== account) {
-      return this.reject("cancel", "ORDER_NOT_FOUND", account.id, cmd.orderId);
-    }
-    this.close(order, "cancelled", "cancelled");
+    const slot = this.slotFor(account, cmd.orderId);
+    if (slot === undefined) return this.reject("cancel", "ORDER_NOT_FOUND", account.id, cmd.orderId);
+    this.close(slot, Status.Cancelled, "cancelled");
   }
 
   private cancelAll(cmd: CancelAllCommand): void {
     const account = this.accountOf(cmd.accountId);
     if (account === undefined) return this.reject("cancel_all", "UNKNOWN_ACCOUNT", cmd.accountId);
-    let ms: MarketState | undefined;
+    let marketIndex = -1;
     if (cmd.symbol !== "") {
-      ms = this.marketBySymbol.get(cmd.symbol);
+      const ms = this.marketBySymbol.get(cmd.symbol);
       if (ms === undefined) return this.reject("cancel_all", "UNKNOWN_SYMBOL", account.id);
+      marketIndex = ms.market.index;
     }
-    for (let o = account.firstOrder; o !== null; ) {
-      const next = o.accountNext;
-      if (ms === undefined || o.market === ms) this.close(o, "cancelled", "cancelled");
-      o = next;
+    const store = this.store;
+    for (let slot = account.firstOrder; slot !== nil; ) {
+      const next = store.accountNext[slot]!;
+      if (marketIndex < 0 || store.market(slot) === marketIndex)
+        this.close(slot, Status.Cancelled, "cancelled");
+      slot = next;
     }
   }
 
   private amend(cmd: AmendOrderCommand): void {
     const account = this.accountOf(cmd.accountId);
     if (account === undefined) return this.reject("amend", "UNKNOWN_ACCOUNT", cmd.accountId, cmd.orderId);
-    const order = this.orders.get(cmd.orderId);
-    if (order === undefined || order.account !== account) {
-      return this.reject("amend", "ORDER_NOT_FOUND", account.id, cmd.orderId);
-    }
-    if (order.type !== "limit" && order.type !== "stop_limit")
-      return this.rejectAmend(order, "INVALID_ORDER_TYPE");
-    if (!isCount(cmd.quantity) || !isCount(cmd.price)) return this.rejectAmend(order, "INVALID_QUANTITY");
-    if (cmd.quantity === 0 && cmd.price === 0) return this.rejectAmend(order, "INVALID_QUANTITY");
-    if (cmd.price > limits.priceTicksMax) return this.rejectAmend(order, "INVALID_PRICE");
-    const ms = order.market;
+    const slot = this.slotFor(account, cmd.orderId);
+    if (slot === undefined) return this.reject("amend", "ORDER_NOT_FOUND", account.id, cmd.orderId);
+    const store = this.store;
+    const type = store.type(slot);
+    if (type !== Type.Limit && type !== Type.StopLimit) return this.rejectAmend(slot, "INVALID_ORDER_TYPE");
+    if (cmd.quantity === 0 && cmd.price === 0) return this.rejectAmend(slot, "INVALID_QUANTITY");
+    if (!isCount(cmd.price) || cmd.price > limits.priceTicksMax)
+      return this.rejectAmend(slot, "INVALID_PRICE");
+    if (!isCount(cmd.quantity)) return this.rejectAmend(slot, "INVALID_QUANTITY");
+    const ms = this.markets[store.market(slot)]!;
     const market = ms.market;
-    const price = cmd.price === 0 ? order.price : cmd.price;
-    const quantity = cmd.quantity === 0 ? order.quantity : cmd.quantity;
-    if (quantity <= order.filled || quantity < market.minQuantityLots || quantity > market.maxQuantityLots) {
-      return this.rejectAmend(order, "INVALID_QUANTITY");
+    const oldPrice = store.price[slot]!;
+    const oldQuantity = store.quantity[slot]!;
+    const filled = store.filled[slot]!;
+    const price = cmd.price === 0 ? oldPrice : cmd.price;
+    const quantity = cmd.quantity === 0 ? oldQuantity : cmd.quantity;
+    if (quantity <= filled || quantity < market.minQuantityLots || quantity > market.maxQuantityLots) {
+      return this.rejectAmend(slot, "INVALID_QUANTITY");
     }
     const notional = this.notional(market, price, quantity);
-    if (!inInt64(notional)) return this.rejectAmend(order, "AMOUNT_OVERFLOW");
-    if (notional < market.minNotional) return this.rejectAmend(order, "MIN_NOTIONAL");
-    const isBuy = order.side === "buy";
+    if (!inInt64(notional)) return this.rejectAmend(slot, "AMOUNT_OVERFLOW");
+    if (notional < market.minNotional) return this.rejectAmend(slot, "MIN_NOTIONAL");
+    const isBuy = store.isBuy(slot);
     const heldAsset = isBuy ? market.quote.index : market.base.index;
-    const remaining = quantity - order.filled;
+    const remaining = quantity - filled;
     let hold: Int;
     if (isBuy) {
       const remainingNotional = this.notional(market, price, remaining);
@@ -864,74 +910,91 @@ export class Engine implements EngineModel {
     } else {
       hold = mul(remaining, market.baseUnitsPerLot);
     }
-    if (add(account.available[heldAsset]!, order.hold) < hold)
-      return this.rejectAmend(order, "INSUFFICIENT_FUNDS");
-    if (order.postOnly && this.wouldTake(ms, isBuy, price))
-      return this.rejectAmend(order, "POST_ONLY_WOULD_TAKE");
-    const resting = order.level !== null;
-    if (resting && price !== order.price) {
+    const oldHold = store.hold(slot);
+    if (add(account.available[heldAsset]!, oldHold) < hold)
+      return this.rejectAmend(slot, "INSUFFICIENT_FUNDS");
+    if (store.postOnly(slot) && this.wouldTake(ms, isBuy, price))
+      return this.rejectAmend(slot, "POST_ONLY_WOULD_TAKE");
+    const resting = store.isResting(slot);
+    if (resting && price !== oldPrice) {
       const code = this.levelBoundError(ms, isBuy, price);
-      if (code !== null) return this.rejectAmend(order, code);
+      if (code !== null) return this.rejectAmend(slot, code);
     }
 
-    this.unlock(account, heldAsset, order.hold);
-    this.lock(account, heldAsset, hold);
-    order.hold = hold;
+    // Move only the difference: the balance events show the net change either way.
+    if (oldHold < hold) this.lock(account, heldAsset, sub(hold, oldHold));
+    else this.unlock(account, heldAsset, sub(oldHold, hold));
+    store.setHold(slot, hold);
     if (!resting) {
       // An untriggered stop_limit: new terms, no book position to keep or lose.
-      order.price = price;
-      order.quantity = quantity;
+      store.price[slot] = price;
+      store.quantity[slot] = quantity;
       this.touchMarket(ms);
-      this.orderEvent(order, "amended");
+      this.orderEvent(slot, "amended");
       return;
     }
-    if (price === order.price && quantity <= order.quantity) {
-      order.level!.total -= order.quantity - quantity;
-      order.quantity = quantity;
-      this.orderEvent(order, "amended");
+    if (price === oldPrice && quantity <= oldQuantity) {
+      ms.sideOf(isBuy).levelOf(slot).total -= oldQuantity - quantity;
+      store.quantity[slot] = quantity;
+      this.orderEvent(slot, "amended");
       return;
     }
-    ms.sideOf(isBuy).remove(order);
-    order.price = price;
-    order.quantity = quantity;
-    this.orderEvent(order, "amended");
-    this.execute(order);
+    ms.sideOf(isBuy).remove(slot);
+    store.price[slot] = price;
+    store.quantity[slot] = quantity;
+    this.orderEvent(slot, "amended");
+    this.execute(slot);
   }
 
-  private rejectAmend(order: Order, code: EngineCode): void {
-    this.reject("amend", code, order.account.id, order.id, order.clientOrderId);
+  private rejectAmend(slot: number, code: EngineCode): void {
+    const store = this.store;
+    this.reject("amend", code, store.account[slot]!, store.id[slot]!, store.clientOrderId(slot));
   }
 
   // ───────────────────────────── state: dump, hash, snapshot, queries ─────────────────────────────
 
+  /** An order the engine holds, as a plain object (the shape of `dump().orders`). */
+  orderView(slot: number): OrderDump {
+    const s = this.store;
+    const extra = s.extra(slot);
+    return {
+      orderId: s.id[slot]!,
+      accountId: s.account[slot]!,
+      symbol: this.markets[s.market(slot)]!.market.symbol,
+      side: sideNames[s.side(slot)]!,
+      orderType: typeNames[s.type(slot)]!,
+      timeInForce: tifNames[s.tif(slot)]!,
+      price: s.price[slot]!,
+      stopPrice: extra.stopPrice,
+      quantity: s.quantity[slot]!,
+      filledQuantity: s.filled[slot]!,
+      filledNotional: String(s.filledNotional(slot)),
+      quoteQuantity: String(extra.quoteQuantity),
+      hold: String(s.hold(slot)),
+      status: statusNames[s.status(slot)]!,
+      postOnly: s.postOnly(slot),
+      expireTime: extra.expireTime,
+      clientOrderId: extra.clientOrderId,
+      selfTradePrevention: stpNames[s.stp(slot)]!,
+      createdAt: s.createdAt[slot]!,
+    };
+  }
+
+  /** Every order the engine holds, by orderId. */
+  openOrders(): OrderDump[] {
+    const slots = [...this.store.slotOf.values()];
+    slots.sort((a, b) => this.store.id[a]! - this.store.id[b]!);
+    return slots.map((slot) => this.orderView(slot));
+  }
+
   dump(): EngineDump {
-    const orderDump = (o: Order): OrderDump => ({
-      orderId: o.id,
-      accountId: o.account.id,
-      symbol: o.market.market.symbol,
-      side: o.side,
-      orderType: o.type,
-      timeInForce: o.timeInForce,
-      price: o.price,
-      stopPrice: o.stopPrice,
-      quantity: o.quantity,
-      filledQuantity: o.filled,
-      filledNotional: String(o.filledNotional),
-      quoteQuantity: String(o.quoteQuantity),
-      hold: String(o.hold),
-      status: o.status,
-      postOnly: o.postOnly,
-      expireTime: o.expireTime,
-      clientOrderId: o.clientOrderId,
-      selfTradePrevention: o.selfTradePrevention,
-      createdAt: o.createdAt,
-    });
-    const sideDump = (levels: readonly { price: number; head: Order | null }[]): [number, number[]][] => {
+    const store = this.store;
+    const sideDump = (levels: readonly Level[]): [number, number[]][] => {
       const result: [number, number[]][] = [];
       for (let i = levels.length - 1; i >= 0; i--) {
-        if (levels[i]!.head === null) continue; // an emptied level awaiting compaction
+        if (levels[i]!.count === 0) continue; // an emptied level awaiting compaction
         const ids: number[] = [];
-        for (let o = levels[i]!.head; o !== null; o = o.next) ids.push(o.id);
+        for (let o = levels[i]!.head; o !== nil; o = store.next[o]!) ids.push(store.id[o]!);
         result.push([levels[i]!.price, ids]);
       }
       return result;
@@ -946,13 +1009,13 @@ export class Engine implements EngineModel {
         accountId: a.id,
         balances: a.available.map((v, i) => [String(v), String(a.locked[i])] as [string, string]),
       })),
-      orders: [...this.orders.values()].sort((a, b) => a.id - b.id).map(orderDump),
+      orders: this.openOrders(),
       markets: this.markets.map((ms) => ({
         symbol: ms.market.symbol,
         lastPrice: ms.lastPrice,
         bids: sideDump(ms.bids.levels),
         asks: sideDump(ms.asks.levels),
-        stops: ms.stops.map((o) => o.id),
+        stops: ms.stops.map((slot) => store.id[slot]!),
       })),
     };
   }
@@ -985,9 +1048,10 @@ export class Engine implements EngineModel {
     return this.accountByApiKey.get(apiKey);
   }
 
-  /** An order the engine holds (open, partially filled, untriggered). */
-  order(orderId: number): Order | undefined {
-    return this.orders.get(orderId);
+  /** An order the engine holds (open, partially filled, untriggered), or undefined. */
+  order(orderId: number): OrderDump | undefined {
+    const slot = this.store.slotOf.get(orderId);
+    return slot === undefined ? undefined : this.orderView(slot);
   }
 
   /** L2 view: [priceTicks, lots] best first, at most `depth` levels a side. */

@@ -1,56 +1,66 @@
 /**
- * GTD orders by (expireTime, orderId): a binary min-heap. Orders that close before they expire stay
- * in the heap and are skipped when they surface (lazy deletion keeps cancel O(1)); an order that is
- * closed or re-queued is recognised by `status` and `expireTime`.
+ * GTD orders by (expireTime, orderId): a binary min-heap of (expireTime, orderId) pairs. Orders that
+ * close before they expire stay in the heap and are skipped when they surface (lazy deletion keeps
+ * cancel O(1)): the engine checks that the orderId is still held.
  */
-import type { Order } from "./order.js";
-
-function before(a: Order, b: Order): boolean {
-  return a.expireTime < b.expireTime || (a.expireTime === b.expireTime && a.id < b.id);
-}
-
 export class GtdQueue {
-  private readonly heap: Order[] = [];
+  private times: number[] = [];
+  private ids: number[] = [];
 
   get size(): number {
-    return this.heap.length;
+    return this.ids.length;
   }
 
-  peek(): Order | null {
-    return this.heap.length === 0 ? null : this.heap[0]!;
+  /** Expire time of the earliest entry (Infinity when empty). */
+  peekTime(): number {
+    return this.ids.length === 0 ? Number.POSITIVE_INFINITY : this.times[0]!;
   }
 
-  push(order: Order): void {
-    const heap = this.heap;
-    let i = heap.length;
-    heap.push(order);
+  private before(i: number, time: number, id: number): boolean {
+    const t = this.times[i]!;
+    return t < time || (t === time && this.ids[i]! < id);
+  }
+
+  push(time: number, id: number): void {
+    const times = this.times;
+    const ids = this.ids;
+    let i = ids.length;
+    times.push(time);
+    ids.push(id);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!before(order, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
+      if (!this.before(parent, time, id)) {
+        times[i] = times[parent]!;
+        ids[i] = ids[parent]!;
+        i = parent;
+      } else break;
     }
-    heap[i] = order;
+    times[i] = time;
+    ids[i] = id;
   }
 
-  pop(): Order | null {
-    const heap = this.heap;
-    if (heap.length === 0) return null;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    const n = heap.length;
+  /** Removes the earliest entry and returns its orderId. */
+  pop(): number {
+    const times = this.times;
+    const ids = this.ids;
+    const top = ids[0]!;
+    const lastTime = times.pop()!;
+    const lastId = ids.pop()!;
+    const n = ids.length;
     if (n > 0) {
       let i = 0;
       for (;;) {
         const left = 2 * i + 1;
         if (left >= n) break;
         const right = left + 1;
-        const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
-        if (!before(heap[child]!, last)) break;
-        heap[i] = heap[child]!;
+        const child = right < n && this.before(right, times[left]!, ids[left]!) ? right : left;
+        if (!this.before(child, lastTime, lastId)) break;
+        times[i] = times[child]!;
+        ids[i] = ids[child]!;
         i = child;
       }
-      heap[i] = last;
+      times[i] = lastTime;
+      ids[i] = lastId;
     }
     return top;
   }

@@ -14,87 +14,78 @@ import { Account } from "./account.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
 import type { Engine, TransferRecord } from "./engine.js";
 import type { Int } from "./int.js";
-import type { MarketState } from "./market-state.js";
-import { Order } from "./order.js";
+import { nil, type OrderExtra, packFlags, Status } from "./order-store.js";
 import { sha256 } from "./state-hash.js";
-import type { OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce } from "./types.js";
 
 const magic = new TextEncoder().encode("BOURSNAP");
 const formatVersion = 1;
 const hashBytes = 32;
 
-const sides: readonly Side[] = ["buy", "sell"];
-const types: readonly OrderType[] = ["limit", "market", "stop_limit", "stop_market"];
-const tifs: readonly TimeInForce[] = ["GTC", "IOC", "FOK", "GTD"];
-const stps: readonly SelfTradePrevention[] = ["cancel_taker", "cancel_maker", "cancel_both"];
-const statuses: readonly OrderStatus[] = ["untriggered", "open", "partially_filled"];
-
 export function configHash(engine: Engine): Uint8Array {
   return sha256(new TextEncoder().encode(JSON.stringify(engine.config.source)));
 }
 
-function writeOrder(w: BinaryWriter, o: Order): void {
-  w.varint(o.id);
-  w.varint(o.account.id);
-  w.u8(sides.indexOf(o.side) | (types.indexOf(o.type) << 1) | (tifs.indexOf(o.timeInForce) << 3));
-  w.u8(stps.indexOf(o.selfTradePrevention) | (statuses.indexOf(o.status) << 2) | (o.postOnly ? 16 : 0));
-  w.varint(o.price);
-  w.varint(o.stopPrice);
-  w.varint(o.quantity);
-  w.varint(o.filled);
-  w.int(o.filledNotional);
-  w.int(o.quoteQuantity);
-  w.int(o.hold);
-  w.varint(o.expireTime);
-  w.string(o.clientOrderId);
-  w.varint(o.createdAt);
+/**
+ * One order: id, account, then the packed attributes as small integers (side, type, tif, stp,
+ * postOnly, status; 0 for "untriggered" up to 2 for "partially_filled"), then the numbers.
+ */
+function writeOrder(w: BinaryWriter, engine: Engine, slot: number): void {
+  const s = engine.store;
+  w.varint(s.id[slot]!);
+  w.varint(s.account[slot]!);
+  w.u8(s.side(slot) | (s.type(slot) << 1) | (s.tif(slot) << 3));
+  w.u8(s.stp(slot) | (s.status(slot) << 2) | (s.postOnly(slot) ? 16 : 0));
+  w.varint(s.price[slot]!);
+  w.varint(s.quantity[slot]!);
+  w.varint(s.filled[slot]!);
+  w.int(s.filledNotional(slot));
+  w.int(s.hold(slot));
+  w.varint(s.createdAt[slot]!);
+  const extra = s.extra(slot);
+  w.varint(extra.stopPrice);
+  w.varint(extra.expireTime);
+  w.int(extra.quoteQuantity);
+  w.string(extra.clientOrderId);
 }
 
-function pick<T>(values: readonly T[], index: number, what: string): T {
-  const value = values[index];
-  if (value === undefined) throw new Error(`snapshot: bad ${what} ${index}`);
-  return value;
-}
-
-function readOrder(r: BinaryReader, engine: Engine, ms: MarketState): Order {
+function readOrder(r: BinaryReader, engine: Engine, marketIndex: number): number {
   const id = r.varint();
-  const account = engine.accounts[r.varint()];
-  if (account === undefined) throw new Error(`snapshot: order ${id} names an unknown account`);
+  const accountId = r.varint();
+  if (engine.accounts[accountId] === undefined)
+    throw new Error(`snapshot: order ${id} names an unknown account`);
+  if (engine.store.slotOf.has(id)) throw new Error(`snapshot: order ${id} appears twice`);
   const a = r.u8();
   const b = r.u8();
+  const side = a & 1;
+  const type = (a >> 1) & 3;
+  const tif = (a >> 3) & 3;
+  const stp = b & 3;
+  const status = (b >> 2) & 3;
+  if (a >> 5 !== 0 || b >> 5 !== 0 || stp > 2 || status > Status.PartiallyFilled) {
+    throw new Error(`snapshot: order ${id} has bad attributes`);
+  }
   const price = r.varint();
-  const stopPrice = r.varint();
   const quantity = r.varint();
   const filled = r.varint();
   const filledNotional = r.int();
-  const quoteQuantity = r.int();
   const hold = r.int();
-  const expireTime = r.varint();
-  const clientOrderId = r.string();
   const createdAt = r.varint();
-  const order = new Order(
-    id,
-    account,
-    ms,
-    pick(sides, a & 1, "side"),
-    pick(types, (a >> 1) & 3, "type"),
-    pick(tifs, (a >> 3) & 3, "time in force"),
-    price,
-    stopPrice,
-    quantity,
-    quoteQuantity,
-    (b & 16) !== 0,
-    expireTime,
-    clientOrderId,
-    pick(stps, b & 3, "self-trade prevention"),
-    createdAt,
-  );
-  order.status = pick(statuses, (b >> 2) & 3, "status");
-  order.filled = filled;
-  order.filledNotional = filledNotional;
-  order.hold = hold;
+  const stopPrice = r.varint();
+  const expireTime = r.varint();
+  const quoteQuantity = r.int();
+  const clientOrderId = r.string();
   if (filled >= quantity && quoteQuantity === 0) throw new Error(`snapshot: order ${id} is already filled`);
-  return order;
+  const extra: OrderExtra | null =
+    stopPrice !== 0 || expireTime !== 0 || quoteQuantity !== 0 || clientOrderId !== ""
+      ? { stopPrice, expireTime, quoteQuantity, clientOrderId }
+      : null;
+  const flags = packFlags(side, type, tif, stp, (b & 16) !== 0, status, marketIndex);
+  const store = engine.store;
+  const slot = store.allocate(id, accountId, flags, price, quantity, createdAt, extra);
+  store.filled[slot] = filled;
+  store.setFilledNotional(slot, filledNotional);
+  store.setHold(slot, hold);
+  return slot;
 }
 
 export function writeSnapshot(engine: Engine): Uint8Array {
@@ -141,11 +132,11 @@ export function writeSnapshot(engine: Engine): Uint8Array {
         const level = side.levels[i]!;
         if (level.count === 0) continue; // emptied, awaiting compaction: not part of the state
         w.varint(level.count);
-        for (let o = level.head; o !== null; o = o.next) writeOrder(w, o);
+        for (let o = level.head; o !== nil; o = engine.store.next[o]!) writeOrder(w, engine, o);
       }
     }
     w.varint(ms.stops.length);
-    for (const o of ms.stops) writeOrder(w, o);
+    for (const slot of ms.stops) writeOrder(w, engine, slot);
   }
   const body = w.finish();
   const result = new Uint8Array(body.length + hashBytes);
@@ -219,7 +210,8 @@ export function readSnapshot(engine: Engine, bytes: Uint8Array): Engine {
     };
     engine.transfers.set(transferId, record);
   }
-  const all: Order[] = [];
+  const store = engine.store;
+  const all: number[] = [];
   for (const ms of engine.markets) {
     ms.lastPrice = r.varint();
     for (const side of [ms.bids, ms.asks]) {
@@ -230,41 +222,43 @@ export function readSnapshot(engine: Engine, bytes: Uint8Array): Engine {
         if (count === 0) throw new Error("snapshot: empty price level");
         let price = -1;
         for (let k = 0; k < count; k++) {
-          const order = readOrder(r, engine, ms);
-          if (k === 0) price = order.price;
+          const slot = readOrder(r, engine, ms.market.index);
+          const orderPrice = store.price[slot]!;
+          if (k === 0) price = orderPrice;
           if (
-            order.price !== price ||
-            order.status === "untriggered" ||
-            (order.side === "buy") !== side.isBid
+            orderPrice !== price ||
+            store.status(slot) === Status.Untriggered ||
+            store.isBuy(slot) !== side.isBid
           ) {
-            throw new Error(`snapshot: order ${order.id} does not belong to its level`);
+            throw new Error(`snapshot: order ${store.id[slot]} does not belong to its level`);
           }
-          // Levels are written best first; best-first means strictly worse each step.
+          // Levels are written best first: each level must be strictly worse than the one before.
           if (k === 0 && previousPrice >= 0 && !side.better(previousPrice, price)) {
             throw new Error("snapshot: price levels out of order");
           }
-          side.append(order);
-          all.push(order);
+          side.append(slot);
+          all.push(slot);
         }
         previousPrice = price;
       }
     }
     const stopCount = r.varint();
     for (let k = 0; k < stopCount; k++) {
-      const order = readOrder(r, engine, ms);
-      if (order.status !== "untriggered")
-        throw new Error(`snapshot: stop order ${order.id} is not untriggered`);
-      ms.stops.push(order);
-      all.push(order);
+      const slot = readOrder(r, engine, ms.market.index);
+      if (store.status(slot) !== Status.Untriggered) {
+        throw new Error(`snapshot: stop order ${store.id[slot]} is not untriggered`);
+      }
+      ms.stops.push(slot);
+      all.push(slot);
     }
   }
   if (!r.done) throw new Error("snapshot: trailing bytes after the state");
-  all.sort((a, b) => a.id - b.id);
-  for (const order of all) {
-    if (engine.orders.has(order.id)) throw new Error(`snapshot: order ${order.id} appears twice`);
-    engine.orders.set(order.id, order);
-    order.account.linkOrder(order);
-    if (order.timeInForce === "GTD") engine.gtd.push(order);
+  // Account order lists and the GTD queue are in orderId order.
+  all.sort((x, y) => store.id[x]! - store.id[y]!);
+  for (const slot of all) {
+    engine.accounts[store.account[slot]!]!.linkOrder(store, slot);
+    const expireTime = store.expireTime(slot);
+    if (expireTime !== 0) engine.gtd.push(expireTime, store.id[slot]!);
   }
   return engine;
 }
