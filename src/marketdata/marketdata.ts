@@ -187,6 +187,10 @@ class MarketBook {
   }
 }
 
+function byMarketIndex(a: MarketBook, b: MarketBook): number {
+  return a.market.index - b.market.index;
+}
+
 function isRestingStatus(status: OrderStatus): boolean {
   return status === "open" || status === "partially_filled";
 }
@@ -441,7 +445,7 @@ export class MarketData {
   private flush(out: MarketDataUpdate[]): void {
     const touched = this.touched;
     if (touched.length > 0) {
-      if (touched.length > 1) touched.sort((a, b) => a.market.index - b.market.index);
+      if (touched.length > 1) touched.sort(byMarketIndex);
       for (let i = 0; i < touched.length; i++) this.flushMarket(touched[i]!, out);
       touched.length = 0;
     }

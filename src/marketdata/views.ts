@@ -207,7 +207,8 @@ export class Views {
   }
 
   /**
-   * The API Order for an order event (its state after the change), with the given fills.
+   * The API Order for an order event (its state after the change), with the given fills (the array is
+   * taken as is, not copied).
    * - orderId, accountId: strings. updatedAt: the event's time.
    * - price, stopPrice: absent when 0 (market, stop_market; non-stop orders). clientOrderId: absent when "".
    * - A market buy by quoteQuantity has no quantity of its own: quantity reads as what it filled,
@@ -216,7 +217,7 @@ export class Views {
    *   order: what was left unfilled).
    * - averagePrice: filledNotional / filledQuantity (MarketFormat.averagePrice), absent before a fill.
    */
-  orderView(e: OrderEvent, fills: readonly FillView[] = []): OrderView {
+  orderView(e: OrderEvent, fills: FillView[] = []): OrderView {
     const f = this.marketOf(e.symbol);
     const byQuote = e.quoteQuantity !== 0;
     const quantity = byQuote ? e.filledQuantity : e.quantity;
@@ -235,7 +236,7 @@ export class Views {
       selfTradePrevention: e.selfTradePrevention,
       createdAt: e.createdAt,
       updatedAt: e.time,
-      fills: fills.slice(),
+      fills,
     };
     if (e.clientOrderId !== "") view.clientOrderId = e.clientOrderId;
     if (e.price !== 0) view.price = f.price(e.price);

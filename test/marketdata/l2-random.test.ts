@@ -95,10 +95,9 @@ function checkUpdates(
   assert.equal(orderIds.size, orders.size);
 }
 
-test("L2 book equals engine.book() after every command of a 25k-command random stream", () => {
-  const commands = 25_000;
+function run(seed: number, commands: number, accounts: number) {
   const engine = new Engine(config);
-  const stream = new CommandStream(config, 20240601);
+  const stream = new CommandStream(config, seed, accounts);
   const md = new MarketData(config, { limits: { bookDepthMax: allDepth } });
   const replicas = new Map(symbols.map((s) => [s, new Replica(md, s)]));
   let late: { md: MarketData; replicas: Map<string, Replica> } | null = null;
@@ -163,6 +162,11 @@ test("L2 book equals engine.book() after every command of a 25k-command random s
     }
   }
   for (const s of symbols) replicas.get(s)!.matches(md, s);
+  return seen;
+}
+
+test("L2 book equals engine.book() after every command of a 25k-command random stream", () => {
+  const seen = run(20240601, 25_000, 8);
   // The stream exercised every path that moves a level.
   assert.ok(seen.trades > 5_000, `trades ${seen.trades}`);
   assert.ok(seen.amended > 500, `amended ${seen.amended}`);
@@ -170,4 +174,9 @@ test("L2 book equals engine.book() after every command of a 25k-command random s
   assert.ok(seen.triggered > 100, `triggered ${seen.triggered}`);
   assert.ok(seen.selfTrade > 100, `self_trade ${seen.selfTrade}`);
   assert.ok(seen.bookUpdates > 10_000, `book updates ${seen.bookUpdates}`);
+});
+
+test("L2 book equals engine.book() with two accounts (self-trade prevention everywhere)", () => {
+  const seen = run(7, 10_000, 2);
+  assert.ok(seen.selfTrade > 500, `self_trade ${seen.selfTrade}`);
 });
