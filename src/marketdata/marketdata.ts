@@ -115,7 +115,7 @@ export interface BalanceUpdate {
 
 export type MarketDataUpdate = BookUpdate | TradesUpdate | TickerUpdate | OrderUpdate | BalanceUpdate;
 
-/** What `init` needs of an order the engine holds (engine.dump().orders fits). */
+/** What `init` needs of an order the engine holds (engine.openOrders() and engine.dump().orders fit). */
 export interface SeedOrder {
   orderId: number;
   symbol: string;
@@ -228,9 +228,10 @@ export class MarketData {
   // ───────────────────────────── start-up ─────────────────────────────
 
   /**
-   * Starts from the engine's state after recovery: every order the engine holds (engine.dump().orders:
-   * open and partially filled ones rest in the book, untriggered stops do not), the markets' last
-   * prices (engine.dump().markets), and `sequence`, where every market's book sequence restarts.
+   * Starts from the engine's state after recovery: every order the engine holds (engine.openOrders()
+   * or engine.dump().orders: open and partially filled ones rest in the book, untriggered stops do not),
+   * the markets' last prices (engine.dump().markets), and `sequence`, where every market's book
+   * sequence restarts.
    * Pass the journal sequence of the last applied command (engine.lastSeq): each book update follows
    * a distinct, later command, so a book sequence never exceeds the journal's and restarting there
    * never goes backwards. Replaces any book state held; trades, candles and tickers are kept.
