@@ -44,6 +44,11 @@ export const apiCodes = {
     message: "the resource does not support this method",
   },
   PAYLOAD_TOO_LARGE: { stage: "gateway", status: 413, message: "the request body is too large" },
+  HEADERS_TOO_LARGE: {
+    stage: "gateway",
+    status: 431,
+    message: "the request headers are too large",
+  },
   RATE_LIMITED: { stage: "gateway", status: 429, message: "too many requests, slow down" },
   DUPLICATE_CLIENT_ORDER_ID: {
     stage: "gateway",

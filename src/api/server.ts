@@ -8,7 +8,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, Lo
 import type { Logger } from "pino";
 import type { MarketData } from "../marketdata/marketdata.js";
 import type { Authenticator } from "./auth.js";
-import { ApiError, errorBody } from "./errors.js";
+import { ApiError, errorBody, statusOf } from "./errors.js";
 import type { Gateway } from "./gateway.js";
 import { apiLimits } from "./limits.js";
 import type { ApiMetrics } from "./metrics.js";
@@ -121,6 +121,17 @@ export class ApiServer {
       http: { maxHeaderSize: apiLimits.headerBytesMax },
       ajv: {
         customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
+      },
+      clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+        // Malformed HTTP that never became a request: answer in the catalog's shape when the socket allows.
+        if (!socket.writable) return socket.destroy();
+        const code = error.code === "HPE_HEADER_OVERFLOW" ? "HEADERS_TOO_LARGE" : "INVALID_REQUEST";
+        const body = JSON.stringify(errorBody(code));
+        const status = statusOf(code);
+        socket.end(
+          `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
       },
       frameworkErrors: (error, _request, reply) => {
         const apiError = toApiError(error);

@@ -1,0 +1,261 @@
+/**
+ * Test harness of the API suite: starts the real node (src/node/bourse.ts: journal, market data, REST,
+ * WebSocket) on a free port of 127.0.0.1 with a fresh data directory, and speaks to it over real
+ * sockets: fetch for REST, the `ws` client for WebSocket.
+ */
+import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import WebSocket from "ws";
+import type { RateLimitSettings } from "../../src/api/rate-limit.js";
+import { type BourseNode, startBourse } from "../../src/node/bourse.js";
+import { type NodeConfig, resolveConfig } from "../../src/node/config.js";
+
+export const adminToken = "test-admin-token-0123456789";
+
+export interface TestServer {
+  node: BourseNode;
+  url: string;
+  wsUrl: string;
+  dataDir: string;
+  /** Stops the node (drain, snapshot); keeps the data directory. */
+  stop(): Promise<void>;
+  /** Stops the node and removes the data directory. */
+  close(): Promise<void>;
+  admin(method: string, path: string, body?: unknown): Promise<Reply>;
+}
+
+export interface Reply {
+  status: number;
+  body: any;
+  text: string;
+  headers: Headers;
+}
+
+export interface ServerOptions {
+  dataDir?: string;
+  rateLimits?: Partial<RateLimitSettings>;
+  demo?: boolean;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "bourse-api-test-"));
+  const base = resolveConfig({ port: "0", host: "127.0.0.1", dataDir }, {});
+  const config: NodeConfig = {
+    ...base,
+    adminToken,
+    demo: options.demo === true,
+    rateLimits: {
+      ipRequestsPerSecond: 0,
+      keyRequestsPerSecond: 0,
+      authFailuresPerIpPerSecond: 0,
+      ...options.rateLimits,
+    },
+    logLevel: "silent",
+  };
+  const node = await startBourse(config, {
+    logger: pino({ level: "silent" }),
+    onFatal: (error) => {
+      throw error;
+    },
+  });
+  const url = node.url;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await node.close();
+  };
+  return {
+    node,
+    url,
+    wsUrl: `${url.replace(/^http/, "ws")}/v1/ws`,
+    dataDir,
+    stop,
+    async close() {
+      await stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    admin: (method, path, body) =>
+      request(url, method, path, body, { authorization: `Bearer ${adminToken}` }),
+  };
+}
+
+export async function request(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+  const response = await fetch(url + path, {
+    method,
+    headers: { ...(text === undefined ? {} : { "content-type": "application/json" }), ...headers },
+    ...(text === undefined ? {} : { body: text }),
+  });
+  const replyText = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = replyText.length > 0 ? JSON.parse(replyText) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, body: parsed, text: replyText, headers: response.headers };
+}
+
+export interface Account {
+  accountId: string;
+  apiKey: string;
+  apiSecret: string;
+}
+
+export function sign(
+  secret: string,
+  timestamp: string,
+  method: string,
+  target: string,
+  body: string,
+): string {
+  return createHmac("sha256", secret)
+    .update(timestamp + method + target + body)
+    .digest("hex");
+}
+
+/** A signed account request; `tamper` lets a test break one part of it. */
+export async function signed(
+  server: { url: string },
+  account: Account,
+  method: string,
+  target: string,
+  body?: unknown,
+  tamper: { timestamp?: string; signature?: string; key?: string; signedBody?: string } = {},
+): Promise<Reply> {
+  const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+  const timestamp = tamper.timestamp ?? String(Date.now());
+  const signature =
+    tamper.signature ?? sign(account.apiSecret, timestamp, method, target, tamper.signedBody ?? text);
+  return request(server.url, method, target, body === undefined ? undefined : text, {
+    "x-bourse-key": tamper.key ?? account.apiKey,
+    "x-bourse-timestamp": timestamp,
+    "x-bourse-signature": signature,
+  });
+}
+
+/** Creates an account and funds it (decimal strings per asset). */
+export async function fundedAccount(
+  server: TestServer,
+  funds: Record<string, string> = { USD: "1000000", BTC: "100", ETH: "1000" },
+): Promise<Account> {
+  const created = await server.admin("POST", "/v1/admin/accounts", { name: "test" });
+  if (created.status !== 201) throw new Error(`create account: ${created.status} ${created.text}`);
+  const account = created.body as Account;
+  for (const [asset, amount] of Object.entries(funds)) {
+    const r = await server.admin("POST", `/v1/admin/accounts/${account.accountId}/deposits`, {
+      asset,
+      amount,
+      transferId: `fund-${account.accountId}-${asset}`,
+    });
+    if (r.status !== 200) throw new Error(`deposit: ${r.status} ${r.text}`);
+  }
+  return account;
+}
+
+export function limit(
+  symbol: string,
+  side: "buy" | "sell",
+  price: string,
+  quantity: string,
+  extra: object = {},
+) {
+  return { symbol, side, type: "limit", price, quantity, ...extra };
+}
+
+/** A WebSocket client: replies by id, and a queue of pushed messages. */
+export class WsClient {
+  readonly ws: WebSocket;
+  private nextId = 1;
+  private readonly waiting = new Map<string | number, (message: any) => void>();
+  readonly pushed: any[] = [];
+  private readonly watchers: { predicate: (m: any) => boolean; resolve: (m: any) => void }[] = [];
+  readonly opened: Promise<void>;
+  /** Replies with a null id (bad JSON and the like). */
+  readonly anonymous: any[] = [];
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once("open", () => resolve());
+      this.ws.once("error", reject);
+    });
+    this.ws.on("message", (data) => {
+      const message = JSON.parse(data.toString());
+      if ("id" in message && message.id !== null && this.waiting.has(message.id)) {
+        const resolve = this.waiting.get(message.id)!;
+        this.waiting.delete(message.id);
+        resolve(message);
+        return;
+      }
+      if ("id" in message && message.id === null) {
+        this.anonymous.push(message);
+        return;
+      }
+      const i = this.watchers.findIndex((w) => w.predicate(message));
+      if (i >= 0) {
+        const [w] = this.watchers.splice(i, 1);
+        w!.resolve(message);
+        return;
+      }
+      this.pushed.push(message);
+    });
+  }
+
+  static async open(url: string): Promise<WsClient> {
+    const client = new WsClient(url);
+    await client.opened;
+    return client;
+  }
+
+  send(message: object): Promise<any> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.ws.send(JSON.stringify({ ...message, id }));
+    });
+  }
+
+  sendRaw(text: string): void {
+    this.ws.send(text);
+  }
+
+  /** The next pushed message matching `predicate` (already received or still to come). */
+  next(predicate: (m: any) => boolean, timeoutMs = 5_000): Promise<any> {
+    const i = this.pushed.findIndex(predicate);
+    if (i >= 0) return Promise.resolve(this.pushed.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("WsClient.next: timed out")), timeoutMs);
+      this.watchers.push({
+        predicate,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
+    });
+  }
+
+  async auth(account: Account, timestamp = String(Date.now())): Promise<any> {
+    const signature = createHmac("sha256", account.apiSecret).update(`${timestamp}WS/v1/ws`).digest("hex");
+    return this.send({ op: "auth", key: account.apiKey, timestamp, signature });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.ws.readyState === WebSocket.CLOSED) return resolve();
+      this.ws.once("close", () => resolve());
+      this.ws.close();
+    });
+  }
+}
