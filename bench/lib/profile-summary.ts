@@ -1,7 +1,9 @@
 /**
  * Summarizes V8 .cpuprofile files (node --cpu-prof): self and total time by function, or self time
  * by source line (--lines, from the profile's per-line ticks), mapped back to the TypeScript sources
- * through the emitted source maps.
+ * through the emitted source maps. Function figures are exact sums of samples; line figures inside
+ * code that V8 inlined into its caller are approximate (positions of inlined callees can land on
+ * neighbouring lines).
  *
  *   node dist/bench/lib/profile-summary.js <file.cpuprofile | dir> [--top N] [--filter text] [--lines]
  *
@@ -71,6 +73,25 @@ function locate(url: string, line0: number, column0: number): string {
   return `${shorten(file)}:${line0 + 1}`;
 }
 
+const sources = new Map<string, string[]>();
+
+/** Column of the first non-blank character of a JS line (column 0 could map to the previous statement). */
+function indentOf(url: string, line0: number): number {
+  if (!url.startsWith("file://")) return 0;
+  let lines = sources.get(url);
+  if (lines === undefined) {
+    try {
+      lines = readFileSync(fileURLToPath(url), "utf8").split("\n");
+    } catch {
+      lines = [];
+    }
+    sources.set(url, lines);
+  }
+  const text = lines[line0] ?? "";
+  const column = text.search(/\S/);
+  return Math.max(column, 0);
+}
+
 function shorten(file: string): string {
   const cwd = `${process.cwd()}${path.sep}`;
   const f = file.startsWith(cwd) ? file.slice(cwd.length) : file;
@@ -138,7 +159,7 @@ function summarize(profiles: Profile[], byLine: boolean): { rows: Row[]; totalUs
       const ticks = n.positionTicks.reduce((s, t) => s + t.ticks, 0);
       const cf = n.callFrame;
       for (const t of n.positionTicks) {
-        const where = locate(cf.url, t.line - 1, 0);
+        const where = locate(cf.url, t.line - 1, indentOf(cf.url, t.line - 1));
         const name = cf.functionName || "(anonymous)";
         row(`${name} ${where}`, name, where).selfUs += (us * t.ticks) / ticks;
       }
