@@ -35,6 +35,16 @@ export class BinaryWriter {
     if (!Number.isSafeInteger(value) || value < 0) throw new Error(`binary: varint out of range: ${value}`);
     this.reserve(8);
     const buffer = this.buffer;
+    if (value < 0x80000000) {
+      // 31-bit fast path with bit operations (most ids, prices, quantities).
+      let v = value | 0;
+      while (v >= 0x80) {
+        buffer[this.length++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buffer[this.length++] = v;
+      return;
+    }
     let v = value;
     while (v >= 0x80) {
       buffer[this.length++] = (v % 0x80) | 0x80;
@@ -60,6 +70,27 @@ export class BinaryWriter {
   }
 
   string(value: string): void {
+    const n = value.length;
+    if (n < 128) {
+      // Short ASCII (ids, symbols) without going through TextEncoder.
+      this.reserve(n + 1);
+      const buffer = this.buffer;
+      const start = this.length;
+      buffer[start] = n;
+      let ascii = true;
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c > 0x7f) {
+          ascii = false;
+          break;
+        }
+        buffer[start + 1 + i] = c;
+      }
+      if (ascii) {
+        this.length = start + 1 + n;
+        return;
+      }
+    }
     const bytes = encoder.encode(value);
     this.varint(bytes.length);
     this.bytes(bytes);
@@ -105,6 +136,12 @@ export class BinaryReader {
   }
 
   varint(): number {
+    const buffer = this.buffer;
+    const first = this.offset < this.end ? buffer[this.offset]! : 0x80;
+    if (first < 0x80) {
+      this.offset++;
+      return first;
+    }
     let result = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
@@ -135,7 +172,14 @@ export class BinaryReader {
 
   string(): string {
     const length = this.varint();
-    return decoder.decode(this.bytes(length));
+    if (length === 0) return "";
+    const bytes = this.bytes(length);
+    if (length < 64) {
+      let ascii = true;
+      for (let i = 0; i < length; i++) if (bytes[i]! > 0x7f) ascii = false;
+      if (ascii) return String.fromCharCode.apply(null, bytes as unknown as number[]);
+    }
+    return decoder.decode(bytes);
   }
 
   bytes(length: number): Uint8Array {

@@ -48,7 +48,7 @@ export class BookSide {
     return level === undefined ? 0 : level.count;
   }
 
-  private levelFor(price: number): Level {
+  levelFor(price: number): Level {
     let level = this.byPrice.get(price);
     if (level === undefined) {
       level = new Level(price);
@@ -82,8 +82,12 @@ export class BookSide {
   }
 
   append(slot: number): void {
+    this.appendTo(this.levelFor(this.store.price[slot]!), slot);
+  }
+
+  /** Appends to a level already looked up (snapshot restore appends whole levels at once). */
+  appendTo(level: Level, slot: number): void {
     const store = this.store;
-    const level = this.levelFor(store.price[slot]!);
     if (level.count === 0) this.liveLevels++;
     store.next[slot] = nil;
     store.prev[slot] = level.tail;

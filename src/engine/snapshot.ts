@@ -12,6 +12,7 @@
  */
 import { Account } from "./account.js";
 import { BinaryReader, BinaryWriter } from "./binary.js";
+import type { Level } from "./book.js";
 import type { Engine, TransferRecord } from "./engine.js";
 import type { Int } from "./int.js";
 import { nil, type OrderExtra, packFlags, Status } from "./order-store.js";
@@ -53,7 +54,6 @@ function readOrder(r: BinaryReader, engine: Engine, marketIndex: number): number
   const accountId = r.varint();
   if (engine.accounts[accountId] === undefined)
     throw new Error(`snapshot: order ${id} names an unknown account`);
-  if (engine.store.slotOf.has(id)) throw new Error(`snapshot: order ${id} appears twice`);
   const a = r.u8();
   const b = r.u8();
   const side = a & 1;
@@ -81,7 +81,9 @@ function readOrder(r: BinaryReader, engine: Engine, marketIndex: number): number
       : null;
   const flags = packFlags(side, type, tif, stp, (b & 16) !== 0, status, marketIndex);
   const store = engine.store;
+  const held = store.slotOf.size;
   const slot = store.allocate(id, accountId, flags, price, quantity, createdAt, extra);
+  if (store.slotOf.size === held) throw new Error(`snapshot: order ${id} appears twice`);
   store.filled[slot] = filled;
   store.setFilledNotional(slot, filledNotional);
   store.setHold(slot, hold);
@@ -221,10 +223,14 @@ export function readSnapshot(engine: Engine, bytes: Uint8Array): Engine {
         const count = r.varint();
         if (count === 0) throw new Error("snapshot: empty price level");
         let price = -1;
+        let level: Level | null = null;
         for (let k = 0; k < count; k++) {
           const slot = readOrder(r, engine, ms.market.index);
           const orderPrice = store.price[slot]!;
-          if (k === 0) price = orderPrice;
+          if (k === 0) {
+            price = orderPrice;
+            level = side.levelFor(price);
+          }
           if (
             orderPrice !== price ||
             store.status(slot) === Status.Untriggered ||
@@ -236,7 +242,7 @@ export function readSnapshot(engine: Engine, bytes: Uint8Array): Engine {
           if (k === 0 && previousPrice >= 0 && !side.better(previousPrice, price)) {
             throw new Error("snapshot: price levels out of order");
           }
-          side.append(slot);
+          side.appendTo(level!, slot);
           all.push(slot);
         }
         previousPrice = price;
@@ -253,9 +259,12 @@ export function readSnapshot(engine: Engine, bytes: Uint8Array): Engine {
     }
   }
   if (!r.done) throw new Error("snapshot: trailing bytes after the state");
-  // Account order lists and the GTD queue are in orderId order.
-  all.sort((x, y) => store.id[x]! - store.id[y]!);
-  for (const slot of all) {
+  // Account order lists and the GTD queue are in orderId order: sort the ids natively, then map back.
+  const ids = new Float64Array(all.length);
+  for (let i = 0; i < all.length; i++) ids[i] = store.id[all[i]!]!;
+  ids.sort();
+  for (let i = 0; i < ids.length; i++) {
+    const slot = store.slotOf.get(ids[i]!)!;
     engine.accounts[store.account[slot]!]!.linkOrder(store, slot);
     const expireTime = store.expireTime(slot);
     if (expireTime !== 0) engine.gtd.push(expireTime, store.id[slot]!);
