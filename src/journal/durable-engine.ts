@@ -183,7 +183,10 @@ export class DurableEngine {
     };
   }
 
-  /** Submits a command; resolves with its events once it is durable. */
+  /**
+   * Submits a command; resolves with its events once it is durable. The input object is handed over:
+   * it is stamped in place (seq, time) and becomes the journaled command; do not reuse it.
+   */
   submit(input: CommandInput): Promise<CommittedCommand> {
     return new Promise((resolve, reject) => {
       this.submitWith(input, (error, committed) => (error ? reject(error) : resolve(committed!)));
@@ -209,7 +212,10 @@ export class DurableEngine {
       done(error as Error, null);
       return null;
     }
-    const command = { ...input, seq, time } as Command;
+    // The input object becomes the stamped command (no copy on the hot path): the caller hands it over.
+    const command = input as Command;
+    command.seq = seq;
+    command.time = time;
     const events: EngineEvent[] = [];
     try {
       this.machine.apply(command, events);
