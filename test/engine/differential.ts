@@ -85,8 +85,8 @@ export function differences(
 }
 
 /** One event per line, the first that differs from `other` marked. */
-function eventLines(events: readonly EngineEvent[], other: readonly EngineEvent[]): string {
-  const first = firstDifference(events, other);
+function eventLines(events: readonly EngineEvent[], other?: readonly EngineEvent[]): string {
+  const first = other === undefined ? -1 : firstDifference(events, other);
   return events
     .map(
       (e, i) =>
@@ -165,7 +165,9 @@ export function runDifferential(options: DifferentialOptions): DifferentialStats
         subject.apply(structuredClone(command), actual);
       } catch (error) {
         throw new DifferenceError(
-          `${where(i, command)}: the engine threw ${(error as Error).stack}\ncommand: ${show(command)}\nreference events: ${show(expected)}`,
+          `${where(i, command)}: the engine threw ${(error as Error).stack}\n` +
+            `command: ${JSON.stringify(command, (_k, v) => (typeof v === "bigint" ? `${v}n` : v))}\n` +
+            `reference events:\n${eventLines(expected)}`,
         );
       }
       try {
