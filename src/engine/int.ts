@@ -68,17 +68,12 @@ export function inInt64(a: Int): boolean {
 /** floor(a / b) for a >= 0, b > 0. */
 export function divFloor(a: Int, b: Int): Int {
   if (typeof a === "number" && typeof b === "number") {
+    // The double quotient is correctly rounded, so it is off by at most one from the true floor;
+    // the exact safe-integer remainder says which way.
     let q = Math.floor(a / b);
-    // The quotient of two doubles is rounded; correct it with exact safe-integer remainders.
-    let r = a - q * b;
-    while (r < 0) {
-      q -= 1;
-      r += b;
-    }
-    while (r >= b) {
-      q += 1;
-      r -= b;
-    }
+    const r = a - q * b;
+    if (r < 0) q -= 1;
+    else if (r >= b) q += 1;
     return q;
   }
   return normalize(big(a) / big(b));
@@ -86,12 +81,18 @@ export function divFloor(a: Int, b: Int): Int {
 
 /** Fee of a notional at `bps` basis points, rounded up to the asset's smallest unit. */
 export function feeCeil(notional: Int, bps: number): Int {
-  if (bps === 0 || notional === 0) return 0;
-  const scaled = mul(notional, bps);
-  if (typeof scaled === "number") {
-    const q = divFloor(scaled, 10_000) as number;
-    return q * 10_000 === scaled ? q : q + 1;
+  if (typeof notional === "number") {
+    const scaled = notional * bps;
+    if (scaled < safeLimit) {
+      // ceil(scaled / 10000) with the same one-step correction as divFloor.
+      let q = Math.ceil(scaled / 10_000);
+      const r = q * 10_000 - scaled;
+      if (r < 0) q += 1;
+      else if (r >= 10_000) q -= 1;
+      return q;
+    }
   }
+  const scaled = big(notional) * BigInt(bps);
   const q = scaled / 10_000n;
   return normalize(q * 10_000n === scaled ? q : q + 1n);
 }
