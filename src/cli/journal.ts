@@ -139,7 +139,8 @@ async function snapshot(options: DirOptions & { waitMs: string }): Promise<void>
       fs: fsPort,
       dir,
       factory: engineFactory(loadConfig(options)),
-      mode: "start",
+      // Read-only: the journal (its seal, a torn tail) is left exactly as it is; only a file is added.
+      mode: "readOnly",
       progress: terminalProgress("recover"),
       warn: (m) => console.log(m),
     });
