@@ -13,6 +13,10 @@ import type { RateLimitSettings } from "../../src/api/rate-limit.js";
 import { type BourseNode, startBourse } from "../../src/node/bourse.js";
 import { type NodeConfig, resolveConfig } from "../../src/node/config.js";
 
+/** A parsed JSON reply; the tests check it field by field. */
+// biome-ignore lint/suspicious/noExplicitAny: replies are untyped JSON, asserted on field by field
+export type Json = any;
+
 export const adminToken = "test-admin-token-0123456789";
 
 export interface TestServer {
@@ -29,7 +33,7 @@ export interface TestServer {
 
 export interface Reply {
   status: number;
-  body: any;
+  body: Json;
   text: string;
   headers: Headers;
 }
@@ -177,12 +181,12 @@ export function limit(
 export class WsClient {
   readonly ws: WebSocket;
   private nextId = 1;
-  private readonly waiting = new Map<string | number, (message: any) => void>();
-  readonly pushed: any[] = [];
-  private readonly watchers: { predicate: (m: any) => boolean; resolve: (m: any) => void }[] = [];
+  private readonly waiting = new Map<string | number, (message: Json) => void>();
+  readonly pushed: Json[] = [];
+  private readonly watchers: { predicate: (m: Json) => boolean; resolve: (m: Json) => void }[] = [];
   readonly opened: Promise<void>;
   /** Replies with a null id (bad JSON and the like). */
-  readonly anonymous: any[] = [];
+  readonly anonymous: Json[] = [];
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
@@ -218,7 +222,7 @@ export class WsClient {
     return client;
   }
 
-  send(message: object): Promise<any> {
+  send(message: object): Promise<Json> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
@@ -231,7 +235,7 @@ export class WsClient {
   }
 
   /** The next pushed message matching `predicate` (already received or still to come). */
-  next(predicate: (m: any) => boolean, timeoutMs = 5_000): Promise<any> {
+  next(predicate: (m: Json) => boolean, timeoutMs = 5_000): Promise<Json> {
     const i = this.pushed.findIndex(predicate);
     if (i >= 0) return Promise.resolve(this.pushed.splice(i, 1)[0]);
     return new Promise((resolve, reject) => {
@@ -246,7 +250,7 @@ export class WsClient {
     });
   }
 
-  async auth(account: Account, timestamp = String(Date.now())): Promise<any> {
+  async auth(account: Account, timestamp = String(Date.now())): Promise<Json> {
     const signature = createHmac("sha256", account.apiSecret).update(`${timestamp}WS/v1/ws`).digest("hex");
     return this.send({ op: "auth", key: account.apiKey, timestamp, signature });
   }
