@@ -13,7 +13,7 @@ import type { EngineEvent } from "../../src/engine/types.js";
 import { createAccount, deposit, limitOrder } from "./commands.js";
 import { newNobBook, nobLimitOp } from "./nob.js";
 import { Rng } from "./rng.js";
-import { benchConfig, benchSymbol, midPrice } from "./workloads.js";
+import { benchConfig, benchSymbol, btcDeposit, midPrice, usdDeposit } from "./workloads.js";
 
 const gcFn = (globalThis as { gc?: () => void }).gc;
 export const gcExposed = gcFn !== undefined;
@@ -102,8 +102,8 @@ export function measureEngineMemory(
   };
   for (let i = 1; i <= shape.accounts; i++) apply(createAccount(++seq));
   for (let i = 1; i <= shape.accounts; i++) {
-    apply(deposit(++seq, i, "USD", 1e15, `usd-${i}`));
-    apply(deposit(++seq, i, "BTC", 1e14, `btc-${i}`));
+    apply(deposit(++seq, i, "USD", usdDeposit, `usd-${i}`));
+    apply(deposit(++seq, i, "BTC", btcDeposit, `btc-${i}`));
   }
   const rng = new Rng(7);
   fullGc();

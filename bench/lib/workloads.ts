@@ -25,9 +25,13 @@ export const benchConfig: EngineConfig = defaultConfig;
 export const benchSymbol = "BTC-USD";
 /** $30,000.00 in ticks of 0.01. */
 export const midPrice = 3_000_000;
-/** Per account: $1e9 (USD has 6 decimals) and 1e6 BTC (8 decimals): holds never run short. */
-const usdDeposit = 1e15;
-const btcDeposit = 1e14;
+/**
+ * Per account: $1,000,000 (USD has 6 decimals) and 1,000 BTC (8 decimals): far more than any hold of
+ * these streams, while every asset's total supply (deposits of up to 4,000 accounts) stays below 2^53
+ * as on a real exchange, so amounts stay on the number path of src/engine/int.ts.
+ */
+export const usdDeposit = 1e12;
+export const btcDeposit = 1e11;
 
 export interface Book {
   bids: [number, number][];
