@@ -66,11 +66,6 @@ export interface DurableEngineOptions {
   progress?: ReplayProgress;
 }
 
-interface Pending {
-  committed: CommittedCommand;
-  done: SubmitCallback;
-}
-
 export class DurableEngine {
   readonly recovery: RecoveryResult;
   private readonly machine: StateMachine;
@@ -84,7 +79,9 @@ export class DurableEngine {
   private readonly clock: Clock;
   private readonly log: (message: string) => void;
   private readonly onFatal: (error: Error) => void;
-  private pending: Pending[] = [];
+  /** Applied, not yet durable, in seq order from pendingHead (parallel arrays: two fewer objects per command). */
+  private pending: CommittedCommand[] = [];
+  private pendingDone: SubmitCallback[] = [];
   private pendingHead = 0;
   private failure: Error | null = null;
   private closed = false;
@@ -231,7 +228,8 @@ export class DurableEngine {
     }
     this.writer.commit();
     this.sequencer.advance(seq, time);
-    this.pending.push({ committed: { command, events }, done });
+    this.pending.push({ command, events });
+    this.pendingDone.push(done);
     return command;
   }
 
@@ -298,26 +296,27 @@ export class DurableEngine {
 
   /** The output gate: a batch is durable; release its commands, in order. */
   private release(batch: DurableBatch): void {
-    const released: CommittedCommand[] = [];
     const pending = this.pending;
-    let head = this.pendingHead;
-    while (head < pending.length && pending[head]!.committed.command.seq <= batch.lastSeq) {
-      released.push(pending[head]!.committed);
-      head++;
-    }
-    const callbacks = pending.slice(this.pendingHead, head);
+    const done = this.pendingDone;
+    const from = this.pendingHead;
+    let head = from;
+    while (head < pending.length && pending[head]!.command.seq <= batch.lastSeq) head++;
+    const released = pending.slice(from, head);
+    const callbacks = done.slice(from, head);
     if (head === pending.length) {
       this.pending = [];
+      this.pendingDone = [];
       this.pendingHead = 0;
     } else if (head > 4_096 && head * 2 > pending.length) {
       this.pending = pending.slice(head);
+      this.pendingDone = done.slice(head);
       this.pendingHead = 0;
     } else {
       this.pendingHead = head;
     }
     this.feedSnapshotter(batch);
     this.commandsSinceSnapshot += released.length;
-    for (const p of callbacks) p.done(null, p.committed);
+    for (let i = 0; i < released.length; i++) callbacks[i]!(null, released[i]!);
     for (const listener of this.listeners) {
       // The commands are durable whatever a consumer does: a failing listener is its own problem.
       try {
@@ -346,11 +345,12 @@ export class DurableEngine {
     if (this.failure !== null) return;
     this.failure = error;
     this.writer.abandon();
-    const pending = this.pending.slice(this.pendingHead);
+    const pending = this.pendingDone.slice(this.pendingHead);
     this.pending = [];
+    this.pendingDone = [];
     this.pendingHead = 0;
     const refusal = new JournalError("JOURNAL_FAILED", `not durable: ${error.message}`, { cause: error });
-    for (const p of pending) p.done(refusal, null);
+    for (const done of pending) done(refusal, null);
     this.onFatal(error);
   }
 }

@@ -25,8 +25,8 @@ export const journalLimits = {
   snapshotBytesMax: 4_294_967_295,
   /** Durable batches queued for the snapshot follower before it is dropped (snapshots pause until restart). */
   followerBacklogBytesMax: 268_435_456,
-  /** Records to replay above which recovery shows a progress bar (on a terminal). */
-  progressRecordsMin: 1_000_000,
+  /** Bytes of journal to replay above which recovery shows a progress bar (on a terminal). */
+  progressBytesMin: 67_108_864,
 } as const;
 
 /** Fixed sizes of the on-disk format (docs/journal.md). */

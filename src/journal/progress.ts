@@ -1,5 +1,6 @@
 /** A replay progress bar on a terminal (cli-progress), silent elsewhere. */
 import cliProgress from "cli-progress";
+import { journalLimits } from "./journal-limits.js";
 import type { ReplayProgress } from "./recovery.js";
 
 export function terminalProgress(label: string, stream: NodeJS.WriteStream = process.stderr): ReplayProgress {
@@ -8,7 +9,7 @@ export function terminalProgress(label: string, stream: NodeJS.WriteStream = pro
   return {
     start(totalBytes) {
       // Small replays finish before a bar would be read.
-      if (totalBytes < 64 * 1024 * 1024) return;
+      if (totalBytes < journalLimits.progressBytesMin) return;
       bar = new cliProgress.SingleBar(
         {
           format: `${label} [{bar}] {percentage}% | {value}/{total} MB | eta {eta}s`,

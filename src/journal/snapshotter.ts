@@ -72,6 +72,7 @@ export class WorkerSnapshotter implements Snapshotter {
     { resolve: (info: SnapshotInfo | null) => void; reject: (e: Error) => void }
   >();
   private nextId = 1;
+  private readonly inFlight = new Set<Promise<SnapshotInfo | null>>();
   private backlogBytes = 0;
   private dropped = false;
   private chunk: Uint8Array = new Uint8Array(1 << 16);
@@ -129,28 +130,23 @@ export class WorkerSnapshotter implements Snapshotter {
     if (this.dropped) return Promise.resolve(null);
     this.post();
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const request = new Promise<SnapshotInfo | null>((resolve, reject) => {
       this.requests.set(id, { resolve, reject });
       this.worker.postMessage({ type: "snapshot", id });
     });
+    this.inFlight.add(request);
+    const forget = (): void => {
+      this.inFlight.delete(request);
+    };
+    request.then(forget, forget);
+    return request;
   }
 
   async close(): Promise<void> {
     this.post();
     if (this.timer !== null) clearTimeout(this.timer);
-    const pending = [...this.requests.values()];
-    await Promise.allSettled(
-      pending.map(
-        (r) =>
-          new Promise((resolve) => {
-            const original = r.resolve;
-            r.resolve = (info) => {
-              original(info);
-              resolve(undefined);
-            };
-          }),
-      ),
-    );
+    // A snapshot being written finishes (its rename is atomic either way); then the worker goes.
+    await Promise.allSettled([...this.inFlight]);
     await this.worker.terminate();
   }
 
