@@ -12,6 +12,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { PerformanceObserver } from "node:perf_hooks";
 import * as hdr from "hdr-histogram-js";
 import { defaultConfig } from "../src/engine/config.js";
 import type { CommandInput } from "../src/journal/command-codec.js";
@@ -309,7 +310,14 @@ async function recovery(
 /** Rests `orders` orders, then measures the longest main-loop gap under load with and without a snapshot. */
 async function snapshotStall(
   orders: number,
-): Promise<{ stallMsMax: number; baselineMsMax: number; snapshotMs: number; snapshotBytes: number }> {
+): Promise<{
+  stallMsMax: number;
+  baselineMsMax: number;
+  stallGcMsMax: number;
+  baselineGcMsMax: number;
+  snapshotMs: number;
+  snapshotBytes: number;
+}> {
   const dir = freshDir("stall");
   const engine = await openEngine(dir, true);
   const accounts = Math.ceil(orders / 5_000);
@@ -331,7 +339,13 @@ async function snapshotStall(
   log(`\n${orders} resting orders on ${levels} levels per side (${accounts} accounts)`);
   const loaded = new Workload(4, accounts);
   engine.onCommit((batch) => loaded.observe(batch));
+  let gcMsMax = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMsMax = Math.max(gcMsMax, entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   const window = async (ms: number, during: Promise<unknown> | null): Promise<number> => {
+    gcMsMax = 0;
     let maxGap = 0;
     let last = performance.now();
     const end = last + ms;
@@ -357,6 +371,7 @@ async function snapshotStall(
   };
   await window(1_000, null);
   const baselineMsMax = await window(2_000, null);
+  const baselineGcMsMax = gcMsMax;
   const s0 = performance.now();
   let snapshotMs = 0;
   const snapshot = engine.requestSnapshot().then((info) => {
@@ -364,14 +379,24 @@ async function snapshotStall(
     return info;
   });
   const stallMsMax = await window(1_000, snapshot);
+  const stallGcMsMax = gcMsMax;
+  gcObserver.disconnect();
   const info = await snapshot;
   await engine.close();
   log(
     `snapshot of ${info?.payloadBytes ?? 0} bytes written by the worker in ${snapshotMs.toFixed(0)} ms; ` +
-      `worst main-loop gap under 20k commands/s: ${stallMsMax.toFixed(2)} ms during it, ${baselineMsMax.toFixed(2)} ms without`,
+      `worst main-loop gap under 20k commands/s: ${stallMsMax.toFixed(2)} ms during it, ${baselineMsMax.toFixed(2)} ms without; ` +
+      `longest GC pause of the main thread: ${stallGcMsMax.toFixed(2)} ms during it, ${baselineGcMsMax.toFixed(2)} ms without`,
   );
   fs.rmSync(dir, { recursive: true, force: true });
-  return { stallMsMax, baselineMsMax, snapshotMs, snapshotBytes: info?.payloadBytes ?? 0 };
+  return {
+    stallMsMax,
+    baselineMsMax,
+    stallGcMsMax,
+    baselineGcMsMax,
+    snapshotMs,
+    snapshotBytes: info?.payloadBytes ?? 0,
+  };
 }
 
 async function main(): Promise<void> {
@@ -410,6 +435,8 @@ async function main(): Promise<void> {
     journalBytesPerEntry: round(rec.bytes / entries, 1),
     snapshotStallMsMax: round(stall.stallMsMax),
     baselineStallMsMax: round(stall.baselineMsMax),
+    gcPauseMsMaxDuringSnapshot: round(stall.stallGcMsMax),
+    gcPauseMsMaxBaseline: round(stall.baselineGcMsMax),
     snapshotRestingOrders: quick ? 100_000 : 1_000_000,
     snapshotWriteMs: Math.round(stall.snapshotMs),
     snapshotBytes: stall.snapshotBytes,
