@@ -214,8 +214,15 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
     const a = r.engine.latencyAtOffered;
     workloads[r.name] = {
       opsPerSec: r.engine.opsPerSec,
+      bestOpsPerSec: r.engine.bestOpsPerSec,
+      cpuSharePct: r.engine.cpuSharePct,
+      opsPerCpuSec: r.engine.opsPerCpuSec,
       nodejsOrderBookOpsPerSec: o.skipNob ? null : r.nob.opsPerSec,
       ratioVsNodejsOrderBook: o.skipNob ? null : r.ratio,
+      nodejsOrderBookBestOpsPerSec: o.skipNob ? null : r.nob.bestOpsPerSec,
+      nodejsOrderBookCpuSharePct: o.skipNob ? null : r.nob.cpuSharePct,
+      nodejsOrderBookOpsPerCpuSec: o.skipNob ? null : r.nob.opsPerCpuSec,
+      ratioPerCpuSecVsNodejsOrderBook: o.skipNob ? null : r.ratioPerCpuSec,
       p50UsAt1M: a.p50Us,
       p99UsAt1M: a.p99Us,
       p9999UsAt1M: a.p9999Us,
@@ -286,9 +293,9 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
           "Orders",
           "Levels",
           "Trades/cmd",
-          "Engine ops/s",
-          "nob ops/s",
-          "Ratio",
+          "Engine ops/s (best, cpu%)",
+          "nob ops/s (best, cpu%)",
+          "Ratio (per CPU-s)",
         ],
         results.map((r) => [
           `${r.name}: ${r.title}`,
@@ -297,11 +304,12 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
           String(r.stats.avgRestingOrders),
           String(r.stats.avgPriceLevels),
           String(r.stats.tradesPerCommand),
-          fmt(r.engine.opsPerSec),
+          `${fmt(r.engine.opsPerSec)} (${fmt(r.engine.bestOpsPerSec)}, ${r.engine.cpuSharePct}%)`,
           o.skipNob
             ? "-"
-            : `${fmt(r.nob.opsPerSec)}${r.nob.commands < r.stats.commands ? ` (${fmt(r.nob.commands)} cmds)` : ""}`,
-          o.skipNob ? "-" : `${r.ratio}x`,
+            : `${fmt(r.nob.opsPerSec)} (${fmt(r.nob.bestOpsPerSec)}, ${r.nob.cpuSharePct}%)` +
+              `${r.nob.commands < r.stats.commands ? ` on ${fmt(r.nob.commands)} cmds` : ""}`,
+          o.skipNob ? "-" : `${r.ratio}x (${r.ratioPerCpuSec}x)`,
         ]),
       ),
     );
@@ -339,7 +347,18 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
       `(full speed: commands back to back; @1M/s: open loop, command i due at t0 + i µs, latency = completion - due. ` +
         `performance.now() costs ${timerNs} ns a read; that is subtracted from every sample.)`,
     );
+    out.push(
+      "(ops/s: median of the measured runs; best: the fastest run; cpu%: process CPU time / wall time of the " +
+        "runs, below ~95% when other processes took the cores; per CPU-s: the ratio of commands per second of " +
+        "CPU time, which others' load affects less)",
+    );
     for (const r of results) {
+      if (r.engine.cpuSharePct < 90 || (!o.skipNob && r.nob.cpuSharePct < 90)) {
+        out.push(
+          `note: workload ${r.name}: the runs got ${r.engine.cpuSharePct}% (engine) / ${r.nob.cpuSharePct}% ` +
+            "(nodejs-order-book) of a core: the machine was shared, figures are low and noisy",
+        );
+      }
       if (r.engine.opsPerSec < r.engine.offeredOpsPerSec) {
         out.push(
           `note: workload ${r.name}: the engine's throughput (${fmt(r.engine.opsPerSec)} ops/s) is below the offered ` +

@@ -43,8 +43,20 @@ export interface WorkloadResult {
   generateMs: number;
   timer: TimerCalibration;
   engine: {
+    /** Median of the measured runs. */
     opsPerSec: number;
+    /** Fastest measured run: on a shared machine, contention only ever slows a run down. */
+    bestOpsPerSec: number;
     runsOpsPerSec: number[];
+    /**
+     * Median over the measured runs of process CPU time / wall time, in %. Well below 100 means the
+     * process waited for a core (others' load); above 100, GC or compiler threads ran in parallel.
+     */
+    cpuSharePct: number;
+    /** Commands per second of process CPU time (median): less sensitive to others' load than ops/s. */
+    opsPerCpuSec: number;
+    /** CPU share of the two latency runs, in % (the open loop busy-waits, so 100 when never preempted). */
+    latencyCpuSharePct: number[];
     /** Every timed replay ended in the shadow engine's state hash. */
     deterministic: boolean;
     latency: LatencySummary;
@@ -53,13 +65,18 @@ export interface WorkloadResult {
   };
   nob: {
     opsPerSec: number;
+    bestOpsPerSec: number;
     runsOpsPerSec: number[];
+    cpuSharePct: number;
+    opsPerCpuSec: number;
     /** Timed ops (a prefix of the same stream when the full one would take too long). */
     commands: number;
     /** nodejs-order-book's book equals the engine's after the same prefix. */
     sameBook: boolean;
   };
   ratio: number;
+  /** Ratio of commands per CPU-second (engine / nodejs-order-book). */
+  ratioPerCpuSec: number;
 }
 
 const gc: () => void = (globalThis as { gc?: () => void }).gc ?? (() => {});
@@ -80,15 +97,28 @@ function freshEngine(w: Workload, out: EngineEvent[]): Engine {
 }
 
 /** The timed loop: nothing but apply and clearing the reused event array. */
-function replay(engine: Engine, w: Workload, out: EngineEvent[]): number {
+function replay(engine: Engine, w: Workload, out: EngineEvent[]): void {
   const cmds = w.bench;
   const n = cmds.length;
-  const t0 = performance.now();
   for (let i = 0; i < n; i++) {
     engine.apply(cmds[i]!, out);
     out.length = 0;
   }
-  return performance.now() - t0;
+}
+
+interface Timing {
+  ms: number;
+  cpuSharePct: number;
+}
+
+/** Wall time of `run`, and the process's CPU time over it as a share of the wall time. */
+function timed<T>(run: () => T): Timing & { value: T } {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = run();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { ms, cpuSharePct: Math.max(1, Math.round((c.user + c.system) / 10 / ms)), value };
 }
 
 function sameBook(a: Book, b: Book): boolean {
@@ -112,50 +142,64 @@ export function measureWorkload(
 
   // Throughput.
   const runs: number[] = [];
+  const shares: number[] = [];
+  const perCpu: number[] = [];
   let deterministic = true;
   for (let r = 0; r < plan.warmups + plan.runs; r++) {
     const engine = freshEngine(w, out);
     gc();
-    const ms = replay(engine, w, out);
-    const opsPerSec = w.bench.length / (ms / 1000);
+    const t = timed(() => replay(engine, w, out));
+    const opsPerSec = w.bench.length / (t.ms / 1000);
     if (engine.stateHash() !== w.finalHash) deterministic = false;
     const warm = r < plan.warmups;
-    if (!warm) runs.push(opsPerSec);
-    log(`  engine ${warm ? "warm-up" : "run"} ${r + 1}: ${fmt(opsPerSec)} ops/s`);
+    if (!warm) {
+      runs.push(opsPerSec);
+      shares.push(t.cpuSharePct);
+      perCpu.push(opsPerSec / (t.cpuSharePct / 100));
+    }
+    log(`  engine ${warm ? "warm-up" : "run"} ${r + 1}: ${fmt(opsPerSec)} ops/s (cpu ${t.cpuSharePct}%)`);
   }
 
   // Latency at full speed, then at the offered rate (each on a fresh engine).
   let engine = freshEngine(w, out);
   gc();
-  const full = summarize(latencyFullSpeed(engine, w.bench, out), timer.medianNs);
+  const fullRun = timed(() => latencyFullSpeed(engine, w.bench, out));
+  const full = summarize(fullRun.value, timer.medianNs);
   log(
-    `  latency full speed: p50 ${full.p50Us} µs, p99 ${full.p99Us} µs, p99.99 ${full.p9999Us} µs, max ${full.maxUs} µs`,
+    `  latency full speed: p50 ${full.p50Us} µs, p99 ${full.p99Us} µs, p99.99 ${full.p9999Us} µs, max ${full.maxUs} µs ` +
+      `(cpu ${fullRun.cpuSharePct}%)`,
   );
   engine = freshEngine(w, out);
   gc();
-  const offered = summarize(latencyOpenLoop(engine, w.bench, out, plan.offeredOpsPerSec), timer.medianNs);
+  const offeredRun = timed(() => latencyOpenLoop(engine, w.bench, out, plan.offeredOpsPerSec));
+  const offered = summarize(offeredRun.value, timer.medianNs);
   log(
     `  latency at ${fmt(plan.offeredOpsPerSec)} ops/s offered: p50 ${offered.p50Us} µs, p99 ${offered.p99Us} µs, ` +
-      `p99.99 ${offered.p9999Us} µs, max ${offered.maxUs} µs`,
+      `p99.99 ${offered.p9999Us} µs, max ${offered.maxUs} µs (cpu ${offeredRun.cpuSharePct}%)`,
   );
   if (engine.stateHash() !== w.finalHash) deterministic = false;
 
   // nodejs-order-book on the same logical stream (its first nobPrefix ops).
   const nobRuns: number[] = [];
+  const nobShares: number[] = [];
+  const nobPerCpu: number[] = [];
   let nobSame = true;
   for (let r = 0; r < plan.nobWarmups + plan.nobRuns; r++) {
     const ob = newNobBook();
     runNob(ob, w.nobSetup, 0, w.nobSetup.length);
     gc();
-    const t0 = performance.now();
-    runNob(ob, w.nobBench, 0, w.nobPrefix);
-    const ms = performance.now() - t0;
-    const opsPerSec = w.nobPrefix / (ms / 1000);
+    const t = timed(() => runNob(ob, w.nobBench, 0, w.nobPrefix));
+    const opsPerSec = w.nobPrefix / (t.ms / 1000);
     if (r === 0) nobSame = sameBook(nobDepth(ob), w.bookAtNobPrefix);
     const warm = r < plan.nobWarmups;
-    if (!warm) nobRuns.push(opsPerSec);
+    if (!warm) {
+      nobRuns.push(opsPerSec);
+      nobShares.push(t.cpuSharePct);
+      nobPerCpu.push(opsPerSec / (t.cpuSharePct / 100));
+    }
     log(
-      `  nodejs-order-book ${warm ? "warm-up" : "run"} ${r + 1}: ${fmt(opsPerSec)} ops/s (${w.nobPrefix} ops)`,
+      `  nodejs-order-book ${warm ? "warm-up" : "run"} ${r + 1}: ${fmt(opsPerSec)} ops/s (${w.nobPrefix} ops, ` +
+        `cpu ${t.cpuSharePct}%)`,
     );
   }
   if (!nobSame) log("  WARNING: nodejs-order-book's book differs from the engine's on the same stream");
@@ -171,7 +215,11 @@ export function measureWorkload(
     timer,
     engine: {
       opsPerSec: Math.round(opsPerSec),
+      bestOpsPerSec: Math.round(Math.max(...runs)),
       runsOpsPerSec: runs.map(Math.round),
+      cpuSharePct: median(shares),
+      opsPerCpuSec: Math.round(median(perCpu)),
+      latencyCpuSharePct: [fullRun.cpuSharePct, offeredRun.cpuSharePct],
       deterministic,
       latency: full,
       latencyAtOffered: offered,
@@ -179,11 +227,15 @@ export function measureWorkload(
     },
     nob: {
       opsPerSec: Math.round(nobOpsPerSec),
+      bestOpsPerSec: nobRuns.length > 0 ? Math.round(Math.max(...nobRuns)) : 0,
       runsOpsPerSec: nobRuns.map(Math.round),
+      cpuSharePct: nobShares.length > 0 ? median(nobShares) : 0,
+      opsPerCpuSec: nobPerCpu.length > 0 ? Math.round(median(nobPerCpu)) : 0,
       commands: w.nobPrefix,
       sameBook: nobSame,
     },
     ratio: nobOpsPerSec > 0 ? Math.round((opsPerSec / nobOpsPerSec) * 10) / 10 : 0,
+    ratioPerCpuSec: nobPerCpu.length > 0 ? Math.round((median(perCpu) / median(nobPerCpu)) * 10) / 10 : 0,
   };
 }
 
