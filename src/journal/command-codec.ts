@@ -72,9 +72,21 @@ export class CommandEncoder {
     this.at = offset;
     this.limit = Math.min(limit, offset + journalLimits.commandBytesMax);
     switch (cmd.type) {
-      case "create_account":
+      case "create_account": {
         this.u8(1);
+        // Optional credentials: absent ones take no bytes (and a bare create_account stays 1 byte);
+        // a flags byte keeps "absent" apart from "" so that decoding gives back exactly what was sent.
+        const flags =
+          (cmd.name !== undefined ? 1 : 0) |
+          (cmd.apiKey !== undefined ? 2 : 0) |
+          (cmd.sealedSecret !== undefined ? 4 : 0);
+        if (flags === 0) break;
+        this.u8(flags);
+        if (cmd.name !== undefined) this.string(cmd.name);
+        if (cmd.apiKey !== undefined) this.string(cmd.apiKey);
+        if (cmd.sealedSecret !== undefined) this.string(cmd.sealedSecret);
         break;
+      }
       case "deposit":
       case "withdraw":
         this.u8(cmd.type === "deposit" ? 2 : 3);
@@ -220,9 +232,18 @@ export class CommandDecoder {
     const code = this.u8();
     let cmd: Command;
     switch (code) {
-      case 1:
-        cmd = { type: "create_account", seq, time };
+      case 1: {
+        const account: Command = { type: "create_account", seq, time };
+        if (this.at < end) {
+          const flags = this.u8();
+          if (flags === 0 || flags > 7) throw new CommandDecodeError(`create_account flags ${flags}`);
+          if (flags & 1) account.name = this.string();
+          if (flags & 2) account.apiKey = this.string();
+          if (flags & 4) account.sealedSecret = this.string();
+        }
+        cmd = account;
         break;
+      }
       case 2:
       case 3:
         cmd = {

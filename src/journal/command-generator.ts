@@ -57,7 +57,17 @@ export class CommandGenerator {
     const r = this.random;
     if (this.simple) return r.chance(0.7) || this.placed === 0 ? this.limit() : this.cancel();
     const roll = r.next();
-    if (roll < 0.02) return { type: "create_account" };
+    if (roll < 0.02) {
+      // Credentials as the gateway sends them, sometimes none (tests and tools).
+      return r.chance(0.5)
+        ? { type: "create_account" }
+        : {
+            type: "create_account",
+            name: `n${r.u32()}`,
+            apiKey: `k${r.u32().toString(36)}`,
+            sealedSecret: `v1.${r.u32().toString(36)}`,
+          };
+    }
     if (roll < 0.07) return this.transfer("deposit");
     if (roll < 0.09) return this.transfer("withdraw");
     if (roll < 0.62) return r.chance(0.7) ? this.limit() : this.otherPlace();

@@ -17,7 +17,11 @@ export interface InspectOptions {
 export function describeCommand(cmd: Command): string {
   const fields = Object.entries(cmd)
     .filter(([k, v]) => k !== "type" && k !== "seq" && k !== "time" && v !== "" && v !== 0 && v !== false)
-    .map(([k, v]) => `${k}=${typeof v === "bigint" ? `${v}n` : v}`);
+    .map(([k, v]) =>
+      k === "sealedSecret"
+        ? `${k}=<sealed, ${String(v).length} chars>`
+        : `${k}=${typeof v === "bigint" ? `${v}n` : v}`,
+    );
   return `${cmd.type} ${fields.join(" ")}`.trim();
 }
 

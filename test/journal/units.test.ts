@@ -38,6 +38,9 @@ describe("command codec", () => {
       ...generator.setup(),
       ...Array.from({ length: 5_000 }, () => generator.next()),
       { type: "deposit", accountId: -0, asset: "ÉTH", amount: -(2n ** 200n), transferId: "日本語 🚀" },
+      { type: "create_account", name: "Zoë", apiKey: "k_123", sealedSecret: "v1.abc/+=" },
+      { type: "create_account", apiKey: "" },
+      { type: "create_account", name: "x".repeat(64), sealedSecret: "s" },
       { type: "amend", accountId: 1.5, orderId: Number.NaN, quantity: Number.MAX_VALUE, price: -1 },
     ] as const;
     for (const [i, input] of inputs.entries()) {
