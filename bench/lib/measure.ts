@@ -32,6 +32,8 @@ export interface RunPlan {
   nobRuns: number;
   /** Offered rate of the open-loop latency run. */
   offeredOpsPerSec: number;
+  /** A second, lower offered rate: latency when the engine is not saturated. */
+  lowOfferedOpsPerSec: number;
   seed: number;
 }
 
@@ -55,13 +57,15 @@ export interface WorkloadResult {
     cpuSharePct: number;
     /** Commands per second of process CPU time (median): less sensitive to others' load than ops/s. */
     opsPerCpuSec: number;
-    /** CPU share of the two latency runs, in % (the open loop busy-waits, so 100 when never preempted). */
+    /** CPU share of the latency runs (full speed, offered, low offered), in % (100 when never preempted). */
     latencyCpuSharePct: number[];
     /** Every timed replay ended in the shadow engine's state hash. */
     deterministic: boolean;
     latency: LatencySummary;
     latencyAtOffered: LatencySummary;
     offeredOpsPerSec: number;
+    latencyAtLowOffered: LatencySummary;
+    lowOfferedOpsPerSec: number;
   };
   nob: {
     opsPerSec: number;
@@ -178,6 +182,14 @@ export function measureWorkload(
       `p99.99 ${offered.p9999Us} µs, max ${offered.maxUs} µs (cpu ${offeredRun.cpuSharePct}%)`,
   );
   if (engine.stateHash() !== w.finalHash) deterministic = false;
+  engine = freshEngine(w, out);
+  gc();
+  const lowRun = timed(() => latencyOpenLoop(engine, w.bench, out, plan.lowOfferedOpsPerSec));
+  const low = summarize(lowRun.value, timer.medianNs);
+  log(
+    `  latency at ${fmt(plan.lowOfferedOpsPerSec)} ops/s offered: p50 ${low.p50Us} µs, p99 ${low.p99Us} µs, ` +
+      `p99.99 ${low.p9999Us} µs, max ${low.maxUs} µs (cpu ${lowRun.cpuSharePct}%)`,
+  );
 
   // nodejs-order-book on the same logical stream (its first nobPrefix ops).
   const nobRuns: number[] = [];
@@ -219,11 +231,13 @@ export function measureWorkload(
       runsOpsPerSec: runs.map(Math.round),
       cpuSharePct: median(shares),
       opsPerCpuSec: Math.round(median(perCpu)),
-      latencyCpuSharePct: [fullRun.cpuSharePct, offeredRun.cpuSharePct],
+      latencyCpuSharePct: [fullRun.cpuSharePct, offeredRun.cpuSharePct, lowRun.cpuSharePct],
       deterministic,
       latency: full,
       latencyAtOffered: offered,
       offeredOpsPerSec: plan.offeredOpsPerSec,
+      latencyAtLowOffered: low,
+      lowOfferedOpsPerSec: plan.lowOfferedOpsPerSec,
     },
     nob: {
       opsPerSec: Math.round(nobOpsPerSec),
