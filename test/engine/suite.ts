@@ -1435,6 +1435,40 @@ export function defineEngineSuite(
       equal(t.placeCode({ accountId: a, symbol: "NOPE-USD" }), "UNKNOWN_SYMBOL");
     });
 
+    it("names AMOUNT_OVERFLOW for a notional or a walk beyond 2^63-1, INSUFFICIENT_FUNDS for a hold beyond it", () => {
+      const t = h();
+      const a = t.funded({ USD: 1000 });
+      const s = t.funded({ XYZ: 1_000_000 });
+      // Notional 9,223,372,036,854 × 10^6 ≤ 2^63-1, its hold (+0.2%) beyond: no balance can cover it.
+      const price = Number(int64Max / 1_000_000n);
+      equal(t.placeCode({ accountId: a, side: "buy", price, quantity: 1_000_000 }), "INSUFFICIENT_FUNDS");
+      equal(
+        t.placeCode({ accountId: a, side: "buy", price: price + 1, quantity: 1_000_000 }),
+        "AMOUNT_OVERFLOW",
+      );
+      t.order({ accountId: a, side: "buy", price: 100, quantity: 1 });
+      equal(
+        t.code({ type: "amend", accountId: a, orderId: 1, quantity: 1_000_000, price }),
+        "INSUFFICIENT_FUNDS",
+      );
+      equal(
+        t.code({ type: "amend", accountId: a, orderId: 1, quantity: 1_000_000, price: price + 1 }),
+        "AMOUNT_OVERFLOW",
+      );
+      // Asks worth 10^19 in all: walking 1,000,000 lots costs more than 2^63-1; 921,000 lots cost
+      // 9.21 × 10^18, within it, but not with the taker fee on top.
+      t.order({ accountId: s, side: "sell", price: 10_000_000_000_000, quantity: 500_000 });
+      t.order({ accountId: s, side: "sell", price: 10_000_000_000_000, quantity: 500_000 });
+      equal(
+        t.placeCode({ accountId: a, side: "buy", orderType: "market", quantity: 1_000_000 }),
+        "AMOUNT_OVERFLOW",
+      );
+      equal(
+        t.placeCode({ accountId: a, side: "buy", orderType: "market", quantity: 921_000 }),
+        "INSUFFICIENT_FUNDS",
+      );
+    });
+
     it("rejects a command with exactly one event and no change", () => {
       const { t, a } = setup();
       t.order({ ...limit(a), price: 90 });
@@ -1537,6 +1571,7 @@ export function defineEngineSuite(
   describe(`${name}: bounds`, () => {
     it("refuses an account's order past openOrdersPerAccountMax, stops and market orders included", () => {
       const t = h();
+      t.recording = false;
       const a = t.funded({ XYZ: limits.openOrdersPerAccountMax + 10, USD: 100_000 });
       for (let i = 0; i < limits.openOrdersPerAccountMax - 1; i++) {
         t.run(t.placeBody({ accountId: a, side: "sell", price: 1000 + i, quantity: 1 }));
@@ -1557,6 +1592,7 @@ export function defineEngineSuite(
 
     it("refuses a stop past stopOrdersPerMarketMax untriggered stops in the market", () => {
       const t = h();
+      t.recording = false;
       const perAccount = limits.openOrdersPerAccountMax;
       const accounts = Math.ceil(limits.stopOrdersPerMarketMax / perAccount);
       let placed = 0;
@@ -1600,6 +1636,7 @@ export function defineEngineSuite(
 
     it("refuses a new price level past priceLevelsPerSideMax, not an existing one", () => {
       const t = h();
+      t.recording = false;
       const perAccount = limits.openOrdersPerAccountMax;
       let placed = 0;
       while (placed < limits.priceLevelsPerSideMax) {
@@ -1646,6 +1683,7 @@ export function defineEngineSuite(
       skip: !heavy && "BOURSE_HEAVY_TESTS=1",
     }, () => {
       const t = h();
+      t.recording = false;
       const perAccount = limits.openOrdersPerAccountMax;
       let placed = 0;
       while (placed < limits.ordersPerLevelMax) {
@@ -1660,12 +1698,14 @@ export function defineEngineSuite(
 
     it("refuses an account past accountsMax", { skip: !heavy && "BOURSE_HEAVY_TESTS=1" }, () => {
       const t = h();
+      t.recording = false;
       for (let i = 0; i < limits.accountsMax; i++) t.run({ type: "create_account" });
       equal(t.code({ type: "create_account" }), "TOO_MANY_ACCOUNTS");
     });
 
     it("refuses a transfer past transfersMax", { skip: !heavy && "BOURSE_HEAVY_TESTS=1" }, () => {
       const t = h();
+      t.recording = false;
       const a = t.account();
       for (let i = 0; i < limits.transfersMax; i++) {
         t.run({ type: "deposit", accountId: a, asset: "USD", amount: 1, transferId: `t${i}` });
