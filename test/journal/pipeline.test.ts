@@ -4,6 +4,7 @@ import type { Command } from "../../src/engine/types.js";
 import { CommandGenerator } from "../../src/journal/command-generator.js";
 import { type CommittedCommand, DurableEngine } from "../../src/journal/durable-engine.js";
 import { InlineSnapshotter } from "../../src/journal/snapshotter.js";
+import { verifyJournal } from "../../src/journal/verify.js";
 import { SimulatedClock } from "../../src/platform/clock.js";
 import { Prng } from "../../src/platform/prng.js";
 import { SimulatedFileSystem } from "../../src/platform/simulated-file-system.js";
@@ -127,5 +128,31 @@ describe("durable engine", () => {
     assert.ok(c.command.time >= a.command.time);
     assert.equal(c.command.seq, 3);
     await reopened.close();
+  });
+
+  it("retention removes covered segments; verify then replays from the oldest snapshot kept", async () => {
+    const fs = new SimulatedFileSystem(new Prng(8), { autoSync: true });
+    fs.mkdirp("/data");
+    const clock = new SimulatedClock();
+    const engine = await open(fs, clock, { segmentBytesMax: 9_000, snapshotsRetained: 2 });
+    const generator = new CommandGenerator(new Prng(9));
+    const inputs = [...generator.setup(), ...Array.from({ length: 3_000 }, () => generator.next())];
+    for (let i = 0; i < inputs.length; i++) {
+      clock.advance(1);
+      const ack = engine.submit(inputs[i]!);
+      if (i % 700 === 699) {
+        await ack;
+        await engine.requestSnapshot();
+      }
+    }
+    await engine.close();
+    const names = fs.files().map((f) => f.slice("/data/".length));
+    assert.ok(!names.includes("segment-0000000000000001.journal"), "the first segment was retired");
+    assert.equal(names.filter((n) => n.startsWith("snapshot-")).length, 2);
+    const report = await verifyJournal(fs, "/data", factory);
+    assert.ok(report.ok, JSON.stringify(report.problems));
+    assert.match(report.replayedFrom, /^snapshot-/);
+    assert.equal(report.stateHash, engine.stateHash());
+    assert.ok(report.snapshots.every((s) => s.matchesReplay !== false));
   });
 });
