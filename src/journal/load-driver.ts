@@ -76,6 +76,8 @@ async function main(): Promise<void> {
     },
   });
   installSnapshotSignal(engine, () => {});
+  // A reader that went away (a pipe to `head`) ends the run; the journal is as safe as after a kill.
+  process.stdout.on("error", () => process.exit(0));
   process.stdout.write(`recovered ${engine.lastSeq} ${engine.stateHash()}\n`);
   engine.onCommit((batch) => {
     const first = batch[0]!.command.seq;

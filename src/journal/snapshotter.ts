@@ -99,11 +99,18 @@ export class WorkerSnapshotter implements Snapshotter {
     this.worker.on("error", (error) => this.drop(`snapshot worker failed: ${error.message}`));
   }
 
+  /**
+   * Returns at once: the worker rebuilds its copy (its own read-only recovery, on the other core)
+   * while the pipeline already runs; batches posted meanwhile wait in its queue, in order. If it
+   * cannot start, it is dropped with a log line and snapshots pause (the journal has everything).
+   */
   start(upToSeq: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.started = { resolve, reject };
-      this.worker.postMessage({ type: "start", upToSeq });
-    });
+    this.started = {
+      resolve: () => {},
+      reject: (error) => this.drop(`snapshot worker could not start: ${error.message}`),
+    };
+    this.worker.postMessage({ type: "start", upToSeq });
+    return Promise.resolve();
   }
 
   feed(batch: DurableBatch): void {
@@ -218,7 +225,7 @@ export class WorkerSnapshotter implements Snapshotter {
     if (this.dropped) return;
     this.dropped = true;
     this.log(`journal: ${reason}`);
-    this.started?.reject(new Error(reason));
+    this.started = null;
     for (const r of this.requests.values()) r.reject(new Error(reason));
     this.requests.clear();
     void this.worker.terminate();
