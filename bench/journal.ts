@@ -308,9 +308,7 @@ async function recovery(
 }
 
 /** Rests `orders` orders, then measures the longest main-loop gap under load with and without a snapshot. */
-async function snapshotStall(
-  orders: number,
-): Promise<{
+async function snapshotStall(orders: number): Promise<{
   stallMsMax: number;
   baselineMsMax: number;
   stallGcMsMax: number;
