@@ -57,8 +57,6 @@ export interface GatewayDeps {
   auth: Authenticator;
   masterKey: Buffer;
   metrics: ApiMetrics;
-  /** Runs once a new account is durable, before its credentials are returned (see src/node/credential-log.ts). */
-  onAccountCreated?: (accountId: number, apiKey: string, sealedSecret: string) => Promise<void>;
 }
 
 /** Maps a failure of the pipeline (or of the journal behind it) to the catalog. */
@@ -100,7 +98,7 @@ export class Gateway {
   private readonly masterKey: Buffer;
   private readonly metrics: ApiMetrics;
 
-  constructor(private readonly deps: GatewayDeps) {
+  constructor(deps: GatewayDeps) {
     this.config = deps.config;
     this.pipeline = deps.pipeline;
     this.views = deps.views;
@@ -141,7 +139,6 @@ export class Gateway {
     if (rejected !== null) throw rejected;
     const created = events.find((e) => e.type === "account_created");
     if (created === undefined) throw new Error("gateway: create_account produced no account_created event");
-    await this.deps.onAccountCreated?.(created.accountId, apiKey, sealedSecret);
     this.auth.remember(apiKey, apiSecret);
     return { accountId: String(created.accountId), apiKey, apiSecret };
   }

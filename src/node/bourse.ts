@@ -28,7 +28,6 @@ import { ApiServer } from "../api/server.js";
 import { defaultConfig, type EngineConfig, settleConfig } from "../engine/config.js";
 import { MarketData } from "../marketdata/marketdata.js";
 import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
-import { CredentialLog } from "./credential-log.js";
 import { type Demo, startDemo } from "./demo.js";
 import { JournalPipeline } from "./journal-pipeline.js";
 import { type CommandPipeline, MemoryPipeline } from "./pipeline.js";
@@ -111,12 +110,10 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
   marketData.init(dump.lastSeq, dump.orders, dump.markets);
 
   // ── gateway: auth, validation, rate limits, metrics
-  // The engine is the source of credentials; the side log covers what the journal does not persist yet.
-  const credentialLog = new CredentialLog(config.dataDir);
+  // Credentials live in the engine (journaled with create_account), sealed under the master key.
   const auth = new Authenticator(masterKey, (apiKey) => {
     const account = engine.accountForApiKey(apiKey);
-    if (account !== undefined) return { accountId: account.id, sealedSecret: account.sealedSecret };
-    return credentialLog.get(apiKey);
+    return account === undefined ? undefined : { accountId: account.id, sealedSecret: account.sealedSecret };
   });
   const journalFigures = pipeline instanceof JournalPipeline ? pipeline.figures : undefined;
   let api: ApiServer | undefined;
@@ -137,8 +134,6 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
     auth,
     masterKey,
     metrics,
-    onAccountCreated: (accountId, apiKey, sealedSecret) =>
-      credentialLog.record(accountId, apiKey, sealedSecret),
   });
   api = new ApiServer({
     gateway,
@@ -199,7 +194,6 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
         await demo?.stop();
         await server.close();
         await pipeline.close();
-        credentialLog.close();
         log.info("bourse stopped: every acknowledged command is durable, snapshot taken");
       })();
       return closed;

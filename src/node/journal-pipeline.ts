@@ -1,18 +1,22 @@
 /**
  * The durable command path of `npm start`: the journal's DurableEngine (sequencer → engine → journal
  * with group commit → output gate, src/journal/durable-engine.ts) behind the gateway's port
- * (src/node/pipeline.ts). Journal and snapshots live in `<data dir>/journal`; snapshots are taken by
- * a worker thread, periodically and once more at a clean shutdown.
+ * (src/node/pipeline.ts). Journal segments and snapshots live in the data directory itself, so that
+ * `bourse journal verify|inspect|repair --data-dir <dir>` and `bourse snapshot` work on the same
+ * directory as `bourse start`; the directory's LOCK keeps a second process out. Snapshots are taken
+ * by a worker thread, periodically, on SIGUSR2 (`bourse snapshot`) and once more at a clean shutdown.
  *
  * The file system is wrapped to time each fdatasync, and the output gate's batches are counted, so
  * that /metrics shows journal fsync latency and group-commit batch sizes.
  */
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { EngineConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/types.js";
+import { acquireLock } from "../journal/data-dir-lock.js";
 import { DurableEngine } from "../journal/durable-engine.js";
+import { terminalProgress } from "../journal/progress.js";
+import { installSnapshotSignal } from "../journal/snapshot-signal.js";
 import { WorkerSnapshotter } from "../journal/snapshotter.js";
 import { engineFactory } from "../journal/state-machine.js";
 import { SystemClock } from "../platform/clock.js";
@@ -87,6 +91,7 @@ export class JournalPipeline implements CommandPipeline {
   private constructor(
     private readonly durable: DurableEngine,
     readonly figures: JournalFigures,
+    private readonly release: () => void,
   ) {
     this.engine = durable.recovery.machine as Engine;
     durable.onCommit((batch) => {
@@ -101,24 +106,35 @@ export class JournalPipeline implements CommandPipeline {
     });
   }
 
-  /** Recovers `<dataDir>/journal` (snapshot + replay) and opens it for appending. */
+  /** Locks the data directory, recovers it (snapshot + replay) and opens the journal for appending. */
   static async open(options: JournalPipelineOptions): Promise<JournalPipeline> {
-    const dir = join(options.dataDir, "journal");
+    const dir = options.dataDir;
     const figures = new JournalFigures();
     const fs = meteredFileSystem(new RealFileSystem(), figures);
-    fs.mkdirp(dir);
-    const durable = await DurableEngine.open({
-      fs,
-      dir,
-      factory: engineFactory(options.config),
-      clock: new SystemClock(),
-      snapshotter: (retention) =>
-        new WorkerSnapshotter({ dir, config: options.config, ...retention, log: options.log }),
-      snapshotTimer: true,
-      onFatal: options.onFatal,
-      log: options.log,
+    const release = acquireLock(dir);
+    let durable: DurableEngine;
+    try {
+      durable = await DurableEngine.open({
+        fs,
+        dir,
+        factory: engineFactory(options.config),
+        clock: new SystemClock(),
+        snapshotter: (retention) =>
+          new WorkerSnapshotter({ dir, config: options.config, ...retention, log: options.log }),
+        snapshotTimer: true,
+        onFatal: options.onFatal,
+        log: options.log,
+        ...(process.stderr.isTTY ? { progress: terminalProgress("recover") } : {}),
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const removeSignal = installSnapshotSignal(durable, options.log);
+    const pipeline = new JournalPipeline(durable, figures, () => {
+      removeSignal();
+      release();
     });
-    const pipeline = new JournalPipeline(durable, figures);
     const r = durable.recovery;
     options.log(
       `journal: recovered ${dir} up to seq ${r.tail.lastSeq}` +
@@ -172,5 +188,6 @@ export class JournalPipeline implements CommandPipeline {
       }
     }
     await this.durable.close();
+    this.release();
   }
 }
