@@ -271,7 +271,7 @@ export class OrderStore {
   // ── exact amounts ──
   hold(slot: number): Int {
     const v = this.holdUnits[slot]!;
-    return v === v ? v : this.bigHold.get(slot)!;
+    return Number.isNaN(v) ? this.bigHold.get(slot)! : v;
   }
   setHold(slot: number, value: Int): void {
     if (typeof value === "number") {
@@ -284,7 +284,7 @@ export class OrderStore {
   }
   filledNotional(slot: number): Int {
     const v = this.notionalUnits[slot]!;
-    return v === v ? v : this.bigNotional.get(slot)!;
+    return Number.isNaN(v) ? this.bigNotional.get(slot)! : v;
   }
   setFilledNotional(slot: number, value: Int): void {
     if (typeof value === "number") {
