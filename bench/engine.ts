@@ -82,14 +82,14 @@ function parseArgs(argv: string[]): Options {
 function planFor(name: WorkloadName, o: Options): RunPlan {
   const quick = o.quick;
   const commands = {
-    A: quick ? 300_000 : 3_000_000,
-    B: quick ? 200_000 : 1_000_000,
-    C: quick ? 200_000 : 1_000_000,
+    A: quick ? 250_000 : 3_000_000,
+    B: quick ? 150_000 : 1_000_000,
+    C: quick ? 150_000 : 1_000_000,
   };
   const nobPrefix = {
-    A: quick ? 100_000 : 1_000_000,
-    B: quick ? 100_000 : 500_000,
-    C: quick ? 10_000 : 50_000,
+    A: quick ? 60_000 : 1_000_000,
+    B: quick ? 60_000 : 500_000,
+    C: quick ? 6_000 : 50_000,
   };
   return {
     commands: commands[name],
