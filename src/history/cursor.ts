@@ -1,7 +1,7 @@
 /**
  * Page cursors: the position of the last row a page returned, opaque to clients (base64url JSON),
  * the same for both backends, so that a cursor stays valid whichever store answers.
- *   fills:  { t: time, i: tradeId, l: 0 maker | 1 taker }
+ *   fills:  { t: time, i: tradeId, l: 0 maker | 1 taker, s: seq }
  *   trades: { t: time, i: tradeId }
  *   ledger: { t: time, i: seq, a: asset }
  */
@@ -12,6 +12,8 @@ export interface Position {
   i: number;
   l?: number;
   a?: string;
+  /** The row's seq, where the position alone does not carry it (fills). */
+  s?: number;
 }
 
 export class CursorError extends Error {
@@ -42,6 +44,7 @@ export function decodeCursor(cursor: string | undefined): Position | null {
     !Number.isSafeInteger(p.t) ||
     !Number.isSafeInteger(p.i) ||
     (p.l !== undefined && p.l !== 0 && p.l !== 1) ||
+    (p.s !== undefined && !Number.isSafeInteger(p.s)) ||
     (p.a !== undefined && (typeof p.a !== "string" || p.a.length > 16))
   ) {
     throw new CursorError("malformed cursor");

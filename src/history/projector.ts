@@ -55,29 +55,40 @@ export class HistoryIntegrityError extends Error {
   override name = "HistoryIntegrityError";
 }
 
-export function balanceKey(accountId: number, asset: string): string {
-  return `${accountId}|${asset}`;
-}
+/** Assets per engine are bounded by limits.assetsMax (1,000): an (account, asset) pair packs into one safe integer. */
+const assetSlots = 1_024;
 
 const zeroBalance: Balance = { available: 0, locked: 0, seq: 0 };
 
 export class Projector {
   /** Balances as of the store's checkpoint (bounded; a miss is read from the store). */
-  private readonly cache = new Map<string, Balance>();
+  private readonly cache = new Map<number, Balance>();
   /** Balances changed by the batch being projected, until the store confirms it. */
-  private staged = new Map<string, Balance>();
-  private stagedBefore = new Map<string, Balance>();
+  private staged = new Map<number, Balance>();
+  private stagedBefore = new Map<number, Balance>();
+  /** The movements of the command being projected (reused: cleared per command). */
+  private readonly movements = new Map<number, Movement>();
+  private readonly assetIndex = new Map<string, number>();
 
   constructor(
     private readonly config: SettledConfig,
     private readonly cacheEntriesMax: number,
-  ) {}
+  ) {
+    if (config.assets.length > assetSlots) throw new Error(`projector: more than ${assetSlots} assets`);
+    for (const a of config.assets) this.assetIndex.set(a.asset, a.index);
+  }
+
+  private key(accountId: number, asset: string): number {
+    const index = this.assetIndex.get(asset);
+    if (index === undefined) throw new HistoryIntegrityError(`projector: unknown asset ${asset}`);
+    return accountId * assetSlots + index;
+  }
 
   /** Balances the next projection needs that are not in memory: the caller loads them from the store. */
   missingKeys(commands: readonly CommandEvents[]): BalanceKey[] {
-    const missing = new Map<string, BalanceKey>();
+    const missing = new Map<number, BalanceKey>();
     const need = (accountId: number, asset: string): void => {
-      const key = balanceKey(accountId, asset);
+      const key = this.key(accountId, asset);
       if (!this.cache.has(key) && !missing.has(key)) missing.set(key, { accountId, asset });
     };
     for (const c of commands) {
@@ -99,9 +110,9 @@ export class Projector {
 
   /** Balances read from the store (as of its checkpoint); absent keys are zero. */
   seed(keys: readonly BalanceKey[], loaded: readonly BalanceRecord[]): void {
-    for (const k of keys) this.cache.set(balanceKey(k.accountId, k.asset), zeroBalance);
+    for (const k of keys) this.cache.set(this.key(k.accountId, k.asset), zeroBalance);
     for (const b of loaded) {
-      this.cache.set(balanceKey(b.accountId, b.asset), {
+      this.cache.set(this.key(b.accountId, b.asset), {
         available: b.available,
         locked: b.locked,
         seq: b.seq,
@@ -135,9 +146,8 @@ export class Projector {
     }
     for (const [key, after] of this.staged) {
       const before = this.stagedBefore.get(key)!;
-      const sep = key.indexOf("|");
-      const accountId = Number(key.slice(0, sep));
-      const asset = key.slice(sep + 1);
+      const accountId = Math.floor(key / assetSlots);
+      const asset = this.config.assets[key % assetSlots]!.asset;
       batch.balances.push({
         after: { accountId, asset, seq: after.seq, available: after.available, locked: after.locked },
         before: { accountId, asset, seq: before.seq, available: before.available, locked: before.locked },
@@ -181,7 +191,7 @@ export class Projector {
     return market;
   }
 
-  private current(key: string): Balance {
+  private current(key: number): Balance {
     const staged = this.staged.get(key);
     if (staged !== undefined) return staged;
     const cached = this.cache.get(key);
@@ -192,9 +202,10 @@ export class Projector {
   private projectCommand(c: CommandEvents, batch: HistoryBatch): void {
     const events = c.events;
     if (events.length === 0) return;
-    const movements = new Map<string, Movement>();
+    const movements = this.movements;
+    movements.clear();
     const move = (accountId: number, asset: string): Movement => {
-      const key = balanceKey(accountId, asset);
+      const key = this.key(accountId, asset);
       let m = movements.get(key);
       if (m === undefined) movements.set(key, (m = new Movement(accountId, asset)));
       return m;
@@ -267,7 +278,7 @@ export class Projector {
     }
   }
 
-  private ledgerEntry(key: string, m: Movement, c: CommandEvents): LedgerEntry {
+  private ledgerEntry(key: number, m: Movement, c: CommandEvents): LedgerEntry {
     const before = this.current(key);
     const after = m.after ?? before;
     // What transfers, trades and fees explain, bucket by bucket.

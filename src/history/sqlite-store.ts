@@ -1,30 +1,39 @@
 /**
  * The embedded history: one SQLite database (WAL) in the data directory.
  *
- * Tables (docs/history.md has the access patterns):
- *   trade        tradeId INTEGER PRIMARY KEY, appended in tradeId order (= time order)
- *                indexes (takerAccountId, time, tradeId), (makerAccountId, time, tradeId): an account's fills
- *                index (symbol, time, tradeId): a symbol's trades
- *   order_event  (orderId, seq): an order's lifecycle, its last row its final state
- *   ledger       (accountId, time, seq, asset): every balance movement, by account and time
- *   balance      (accountId, asset): the balance as of the checkpoint (the writer's memory after a restart)
- *   meta         checkpoint (seq) and checkpointTime, schemaVersion
+ * Tables (docs/history.md has the access patterns and example SQL):
+ *   trade           one row per trade, tradeId INTEGER PRIMARY KEY: appended in tradeId (= time) order;
+ *                   index (symbol, time, tradeId): a symbol's trades by time
+ *   account_bucket  per account and writer batch, that account's fills, ledger entries and order rows as
+ *                   JSON arrays (the "bucket pattern" of time-series stores); index (accountId, lastTime,
+ *                   lastSeq): an account's history by time, either way
+ *   order_home      orderId INTEGER PRIMARY KEY → account and seq of placement (appended: ids increase),
+ *                   and the order's final state once it is closed (one point lookup for a closed order)
+ *   balance         (accountId, asset): the balance as of the checkpoint (the writer's memory after a restart)
+ *   meta            checkpoint (seq), checkpointTime, schemaVersion
+ *
+ * Why buckets: one row per movement (five ledger rows, two fills and two order rows per trade) costs a
+ * B-tree insert each at a random place (keyed by account), which caps ingest far below the engine's
+ * trade rate. A bucket is one insert per account per batch, whatever the number of rows it holds; the
+ * rows stay queryable in SQL through json_each (docs/history.md), and the queries below read them with
+ * bounded work per page.
  *
  * Exactly once: a batch's rows and the new checkpoint are one transaction, and every insert is a
- * plain INSERT on the row's natural key: were a row ever written twice the transaction would fail
- * (a broken invariant stops the writer) rather than duplicate it.
+ * plain INSERT on a natural key (tradeId, orderId, account+position): were a row ever written twice
+ * the transaction would fail (a broken invariant stops the writer) rather than duplicate it.
  *
- * Amounts are INTEGER: every amount the engine produces fits in a signed 64-bit integer (it rejects
- * anything that would not), bound as bigint beyond 2^53 and read back with safeIntegers, so exact.
- * synchronous=NORMAL in WAL mode: a power loss may lose the last transactions, never half of one;
- * the checkpoint goes back with them and the writer rewrites them from the journal.
+ * Amounts: INTEGER in `trade` and `balance` (every amount the engine produces fits in a signed 64-bit
+ * integer: it rejects anything that would not), bound as bigint beyond 2^53 and read with
+ * safeIntegers; in JSON, a number while it is a safe integer, a decimal string beyond. Exact both ways.
+ * synchronous=NORMAL in WAL mode: a power loss may lose the last transactions, never half of one; the
+ * checkpoint goes back with them and the writer rewrites them from the journal.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { type Int, inInt64, normalize } from "../engine/int.js";
 import type { OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce } from "../engine/types.js";
-import { decodeCursor, encodeCursor, pageSize } from "./cursor.js";
+import { decodeCursor, encodeCursor, type Position, pageSize } from "./cursor.js";
 import { historyLimits } from "./history-limits.js";
 import type { HistoryStore } from "./history-store.js";
 import { type BalanceKey, HistoryIntegrityError } from "./projector.js";
@@ -42,7 +51,7 @@ import type {
   TradeRecord,
 } from "./records.js";
 
-const schemaVersion = 1;
+const schemaVersion = 2;
 const maxKey = Number.MAX_SAFE_INTEGER;
 
 const schema = `
@@ -52,24 +61,15 @@ CREATE TABLE IF NOT EXISTS trade (
   price INTEGER NOT NULL, quantity INTEGER NOT NULL, notional INTEGER NOT NULL, takerSide TEXT NOT NULL,
   takerOrderId INTEGER NOT NULL, takerAccountId INTEGER NOT NULL, makerOrderId INTEGER NOT NULL,
   makerAccountId INTEGER NOT NULL, takerFee INTEGER NOT NULL, makerFee INTEGER NOT NULL, quoteAsset TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS trade_by_taker ON trade (takerAccountId, time, tradeId);
-CREATE INDEX IF NOT EXISTS trade_by_maker ON trade (makerAccountId, time, tradeId);
 CREATE INDEX IF NOT EXISTS trade_by_symbol ON trade (symbol, time, tradeId);
-CREATE TABLE IF NOT EXISTS order_event (
-  orderId INTEGER NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, reasons TEXT NOT NULL,
-  accountId INTEGER NOT NULL, symbol TEXT NOT NULL, side TEXT NOT NULL, orderType TEXT NOT NULL,
-  timeInForce TEXT NOT NULL, price INTEGER NOT NULL, stopPrice INTEGER NOT NULL, quantity INTEGER NOT NULL,
-  filledQuantity INTEGER NOT NULL, filledNotional INTEGER NOT NULL, quoteQuantity INTEGER NOT NULL,
-  status TEXT NOT NULL, postOnly INTEGER NOT NULL, expireTime INTEGER NOT NULL, clientOrderId TEXT NOT NULL,
-  selfTradePrevention TEXT NOT NULL, createdAt INTEGER NOT NULL,
-  PRIMARY KEY (orderId, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger (
-  accountId INTEGER NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, asset TEXT NOT NULL,
-  deposit INTEGER NOT NULL, withdrawal INTEGER NOT NULL, settlementIn INTEGER NOT NULL,
-  settlementOut INTEGER NOT NULL, feeIn INTEGER NOT NULL, feeOut INTEGER NOT NULL, hold INTEGER NOT NULL,
-  release INTEGER NOT NULL, availableAfter INTEGER NOT NULL, lockedAfter INTEGER NOT NULL,
-  transferId TEXT NOT NULL,
-  PRIMARY KEY (accountId, time, seq, asset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS account_bucket (
+  bucketId INTEGER PRIMARY KEY, accountId INTEGER NOT NULL,
+  firstSeq INTEGER NOT NULL, lastSeq INTEGER NOT NULL, firstTime INTEGER NOT NULL, lastTime INTEGER NOT NULL,
+  fills TEXT NOT NULL, ledger TEXT NOT NULL, orders TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS account_bucket_by_time ON account_bucket (accountId, lastTime, lastSeq);
+CREATE TABLE IF NOT EXISTS order_home (
+  orderId INTEGER PRIMARY KEY, accountId INTEGER NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,
+  placed TEXT NOT NULL, final TEXT);
 CREATE TABLE IF NOT EXISTS balance (
   accountId INTEGER NOT NULL, asset TEXT NOT NULL, seq INTEGER NOT NULL,
   available INTEGER NOT NULL, locked INTEGER NOT NULL,
@@ -77,6 +77,22 @@ CREATE TABLE IF NOT EXISTS balance (
 `;
 
 type Row = Record<string, unknown>;
+type Json = (string | number)[];
+
+interface BucketRow {
+  accountId: bigint;
+  firstSeq: bigint;
+  lastSeq: bigint;
+  firstTime: bigint;
+  lastTime: bigint;
+  fills: string;
+  ledger: string;
+  orders: string;
+}
+
+export class HistoryQueryError extends Error {
+  override name = "HistoryQueryError";
+}
 
 function n(v: unknown): number {
   return Number(v as bigint);
@@ -89,6 +105,15 @@ function amount(v: unknown): Int {
 function exact(v: Int, what: string): Int {
   if (!inInt64(v)) throw new HistoryIntegrityError(`sqlite history: ${what} ${String(v)} is outside 64 bits`);
   return v;
+}
+
+/** An amount in JSON: a number while safe, a decimal string beyond. */
+function j(v: Int): number | string {
+  return typeof v === "bigint" ? v.toString() : v;
+}
+
+function fromJ(v: unknown): Int {
+  return typeof v === "string" ? normalize(BigInt(v)) : (v as number);
 }
 
 function tradeFrom(r: Row): TradeRecord {
@@ -129,49 +154,102 @@ export function fillOf(t: TradeRecord, taker: boolean): FillRecord {
   };
 }
 
-function orderFrom(r: Row): OrderRecord {
+// JSON row layouts inside a bucket (documented in docs/history.md). A fill is [tradeId, taker 1 | maker 0]:
+// the trade row has the rest. An order row holds what changes ([orderId, seq, time, reasons, status, price,
+// quantity, filledQuantity, filledNotional]); what never changes is stored once, in order_home.placed.
+function ledgerJson(e: LedgerEntry): Json {
+  return [
+    e.seq,
+    e.time,
+    e.asset,
+    j(e.deposit),
+    j(e.withdrawal),
+    j(e.settlementIn),
+    j(e.settlementOut),
+    j(e.feeIn),
+    j(e.feeOut),
+    j(e.hold),
+    j(e.release),
+    j(e.availableAfter),
+    j(e.lockedAfter),
+    e.transferId,
+  ];
+}
+
+function ledgerFromJson(accountId: number, a: Json): LedgerEntry {
   return {
-    orderId: n(r.orderId),
-    seq: n(r.seq),
-    time: n(r.time),
-    reasons: r.reasons as string,
-    accountId: n(r.accountId),
-    symbol: r.symbol as string,
-    side: r.side as Side,
-    orderType: r.orderType as OrderType,
-    timeInForce: r.timeInForce as TimeInForce,
-    price: n(r.price),
-    stopPrice: n(r.stopPrice),
-    quantity: n(r.quantity),
-    filledQuantity: n(r.filledQuantity),
-    filledNotional: amount(r.filledNotional),
-    quoteQuantity: amount(r.quoteQuantity),
-    status: r.status as OrderStatus,
-    postOnly: n(r.postOnly) === 1,
-    expireTime: n(r.expireTime),
-    clientOrderId: r.clientOrderId as string,
-    selfTradePrevention: r.selfTradePrevention as SelfTradePrevention,
-    createdAt: n(r.createdAt),
+    accountId,
+    seq: a[0] as number,
+    time: a[1] as number,
+    asset: a[2] as string,
+    deposit: fromJ(a[3]),
+    withdrawal: fromJ(a[4]),
+    settlementIn: fromJ(a[5]),
+    settlementOut: fromJ(a[6]),
+    feeIn: fromJ(a[7]),
+    feeOut: fromJ(a[8]),
+    hold: fromJ(a[9]),
+    release: fromJ(a[10]),
+    availableAfter: fromJ(a[11]),
+    lockedAfter: fromJ(a[12]),
+    transferId: a[13] as string,
   };
 }
 
-function ledgerFrom(r: Row): LedgerEntry {
+function orderJson(o: OrderRecord): Json {
+  return [
+    o.orderId,
+    o.seq,
+    o.time,
+    o.reasons,
+    o.status,
+    o.price,
+    o.quantity,
+    o.filledQuantity,
+    j(o.filledNotional),
+  ];
+}
+
+/** The fields of an order that never change, stored once at placement. */
+function placedJson(o: OrderRecord): Json {
+  return [
+    o.symbol,
+    o.side,
+    o.orderType,
+    o.timeInForce,
+    o.stopPrice,
+    j(o.quoteQuantity),
+    o.postOnly ? 1 : 0,
+    o.expireTime,
+    o.clientOrderId,
+    o.selfTradePrevention,
+    o.createdAt,
+  ];
+}
+
+function orderFromJson(accountId: number, placed: Json, a: Json): OrderRecord {
   return {
-    accountId: n(r.accountId),
-    seq: n(r.seq),
-    time: n(r.time),
-    asset: r.asset as string,
-    deposit: amount(r.deposit),
-    withdrawal: amount(r.withdrawal),
-    settlementIn: amount(r.settlementIn),
-    settlementOut: amount(r.settlementOut),
-    feeIn: amount(r.feeIn),
-    feeOut: amount(r.feeOut),
-    hold: amount(r.hold),
-    release: amount(r.release),
-    availableAfter: amount(r.availableAfter),
-    lockedAfter: amount(r.lockedAfter),
-    transferId: r.transferId as string,
+    orderId: a[0] as number,
+    seq: a[1] as number,
+    time: a[2] as number,
+    reasons: a[3] as string,
+    accountId,
+    symbol: placed[0] as string,
+    side: placed[1] as Side,
+    orderType: placed[2] as OrderType,
+    timeInForce: placed[3] as TimeInForce,
+    price: a[5] as number,
+    stopPrice: placed[4] as number,
+    quantity: a[6] as number,
+    filledQuantity: a[7] as number,
+    filledNotional: fromJ(a[8]),
+    quoteQuantity: fromJ(placed[5]),
+    status: a[4] as OrderStatus,
+    postOnly: placed[6] === 1,
+    expireTime: placed[7] as number,
+    clientOrderId: placed[8] as string,
+    selfTradePrevention: placed[9] as SelfTradePrevention,
+    createdAt: placed[10] as number,
   };
 }
 
@@ -183,6 +261,43 @@ function balanceFrom(r: Row): BalanceRecord {
     available: amount(r.available),
     locked: amount(r.locked),
   };
+}
+
+const finalStatuses = new Set<string>(["filled", "cancelled", "expired"]);
+
+/** An account's rows of one batch, gathered before they are written as one bucket. */
+class Bucket {
+  fills: Json[] = [];
+  ledger: LedgerEntry[] = [];
+  orders: Json[] = [];
+  firstSeq = maxKey;
+  lastSeq = 0;
+  firstTime = maxKey;
+  lastTime = 0;
+
+  span(seq: number, time: number): void {
+    if (seq < this.firstSeq) this.firstSeq = seq;
+    if (seq > this.lastSeq) this.lastSeq = seq;
+    if (time < this.firstTime) this.firstTime = time;
+    if (time > this.lastTime) this.lastTime = time;
+  }
+}
+
+/** Newest-first (time, id, liquidity) order of fills: a before b. */
+function fillBefore(a: FillRecord, t: number, i: number, l: number): boolean {
+  const al = a.liquidity === "taker" ? 1 : 0;
+  return a.time < t || (a.time === t && (a.tradeId < i || (a.tradeId === i && al < l)));
+}
+
+function ledgerCompare(
+  a: { seq: number; time: number; asset: string },
+  t: number,
+  i: number,
+  x: string,
+): number {
+  if (a.time !== t) return a.time < t ? -1 : 1;
+  if (a.seq !== i) return a.seq < i ? -1 : 1;
+  return a.asset < x ? -1 : a.asset > x ? 1 : 0;
 }
 
 export class SqliteHistoryStore implements HistoryStore {
@@ -199,8 +314,9 @@ export class SqliteHistoryStore implements HistoryStore {
     const db = new Database(this.path);
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
-    db.pragma("cache_size = -131072"); // 128 MiB of page cache: the indexes' hot pages stay in memory
-    db.pragma("busy_timeout = 5000"); // a CLI reading while the server writes waits instead of failing
+    db.pragma("cache_size = -131072"); // 128 MiB of page cache: hot index pages stay in memory
+    db.pragma("busy_timeout = 5000");
+    if (process.env.HB_PRAGMA) db.pragma(process.env.HB_PRAGMA); // a CLI reading while the server writes waits instead of failing
     db.exec(schema);
     const version = db.prepare("SELECT value FROM meta WHERE name = 'schemaVersion'").get() as
       | { value: number }
@@ -236,6 +352,11 @@ export class SqliteHistoryStore implements HistoryStore {
     return row === undefined ? 0 : Number(row.value);
   }
 
+  async checkpointTime(): Promise<number> {
+    const row = this.s.getMeta.get("checkpointTime") as { value: bigint } | undefined;
+    return row === undefined ? 0 : Number(row.value);
+  }
+
   async write(batch: HistoryBatch): Promise<void> {
     this.writeSync(batch);
   }
@@ -243,6 +364,12 @@ export class SqliteHistoryStore implements HistoryStore {
   /** The batch and its checkpoint in one transaction. */
   writeSync(batch: HistoryBatch): void {
     const s = this.s;
+    const buckets = new Map<number, Bucket>();
+    const bucket = (accountId: number): Bucket => {
+      let b = buckets.get(accountId);
+      if (b === undefined) buckets.set(accountId, (b = new Bucket()));
+      return b;
+    };
     this.database.transaction(() => {
       const checkpoint = this.checkpointSync();
       if (batch.firstSeq !== checkpoint + 1) {
@@ -268,49 +395,47 @@ export class SqliteHistoryStore implements HistoryStore {
           exact(t.makerFee, "fee"),
           t.quoteAsset,
         );
+        // Maker first: within a bucket fills ascend by (time, tradeId, taker 0 | 1).
+        const maker = bucket(t.makerAccountId);
+        maker.fills.push([t.tradeId, 0]);
+        maker.span(t.seq, t.time);
+        const taker = bucket(t.takerAccountId);
+        taker.fills.push([t.tradeId, 1]);
+        taker.span(t.seq, t.time);
       }
+      // order_home: one INSERT at placement (with the final state if it closed in the same batch),
+      // one UPDATE when it closes in a later batch.
       for (const o of batch.orders) {
-        s.insertOrder.run(
-          o.orderId,
-          o.seq,
-          o.time,
-          o.reasons,
-          o.accountId,
-          o.symbol,
-          o.side,
-          o.orderType,
-          o.timeInForce,
-          o.price,
-          o.stopPrice,
-          o.quantity,
-          o.filledQuantity,
-          exact(o.filledNotional, "filledNotional"),
-          exact(o.quoteQuantity, "quoteQuantity"),
-          o.status,
-          o.postOnly ? 1 : 0,
-          o.expireTime,
-          o.clientOrderId,
-          o.selfTradePrevention,
-          o.createdAt,
-        );
+        const json = orderJson(o);
+        const b = bucket(o.accountId);
+        b.orders.push(json);
+        b.span(o.seq, o.time);
+        const closed = finalStatuses.has(o.status);
+        if (o.reasons.startsWith("placed")) {
+          const final = closed ? JSON.stringify(json) : null;
+          s.insertOrderHome.run(o.orderId, o.accountId, o.seq, o.time, JSON.stringify(placedJson(o)), final);
+        } else if (closed) {
+          s.closeOrderHome.run(JSON.stringify(json), o.orderId);
+        }
       }
       for (const e of batch.ledger) {
-        s.insertLedger.run(
-          e.accountId,
-          e.time,
-          e.seq,
-          e.asset,
-          exact(e.deposit, "deposit"),
-          exact(e.withdrawal, "withdrawal"),
-          exact(e.settlementIn, "settlement"),
-          exact(e.settlementOut, "settlement"),
-          exact(e.feeIn, "fee"),
-          exact(e.feeOut, "fee"),
-          exact(e.hold, "hold"),
-          exact(e.release, "release"),
-          exact(e.availableAfter, "balance"),
-          exact(e.lockedAfter, "balance"),
-          e.transferId,
+        exact(e.availableAfter, "balance");
+        exact(e.lockedAfter, "balance");
+        const b = bucket(e.accountId);
+        b.ledger.push(e);
+        b.span(e.seq, e.time);
+      }
+      for (const [accountId, b] of buckets) {
+        b.ledger.sort((x, y) => x.seq - y.seq || (x.asset < y.asset ? -1 : x.asset > y.asset ? 1 : 0));
+        s.insertBucket.run(
+          accountId,
+          b.firstSeq,
+          b.lastSeq,
+          b.firstTime,
+          b.lastTime,
+          JSON.stringify(b.fills),
+          JSON.stringify(b.ledger.map(ledgerJson)),
+          JSON.stringify(b.orders),
         );
       }
       for (const { after: b } of batch.balances) {
@@ -336,60 +461,74 @@ export class SqliteHistoryStore implements HistoryStore {
     return result;
   }
 
+  /**
+   * An account's buckets newest first, starting with the one that holds position (t, s) or the oldest
+   * one after it (a position past every bucket starts at the newest).
+   */
+  private *bucketsDown(accountId: number, t: number, s: number): Generator<BucketRow> {
+    const holder = this.s.bucketAtOrAfter.get(accountId, t, s) as BucketRow | undefined;
+    const top: [number, number] =
+      holder === undefined ? [maxKey, maxKey] : [n(holder.lastTime), n(holder.lastSeq)];
+    const rows = this.s.bucketsDown.iterate(accountId, top[0], top[1]) as IterableIterator<BucketRow>;
+    try {
+      for (const row of rows) yield row;
+    } finally {
+      rows.return?.();
+    }
+  }
+
+  /** An account's buckets oldest first, from the one that holds position (t, s). */
+  private *bucketsUp(accountId: number, t: number, s: number): Generator<BucketRow> {
+    const rows = this.s.bucketsUp.iterate(accountId, t, s) as IterableIterator<BucketRow>;
+    try {
+      for (const row of rows) yield row;
+    } finally {
+      rows.return?.();
+    }
+  }
+
   async fills(q: FillQuery): Promise<Page<FillRecord>> {
     const size = pageSize(q.limit);
     const position = decodeCursor(q.cursor);
     const fromTime = q.fromTime ?? 0;
-    // Fills run newest first by (time, tradeId, taker 1 | maker 0). Start just above toTime, or strictly
-    // below the cursor: (time, tradeId, 1) < (t, i, l) is (time, tradeId) < (t, i); (time, tradeId, 0) < (t, i, l)
-    // also holds at (t, i) itself when l = 1, which is (time, tradeId) < (t, i + 1) for integer ids.
+    // Fills run newest first by (time, tradeId, taker 1 | maker 0); the page takes those strictly
+    // below the start: the cursor, or just above toTime.
     let t = q.toTime ?? maxKey;
-    let takerI = maxKey;
-    let makerI = maxKey;
+    let i = maxKey;
+    let l = 1;
+    let s = maxKey;
     if (position !== null && position.t <= t) {
       t = position.t;
-      takerI = position.i;
-      makerI = position.i + (position.l === 1 ? 1 : 0);
+      i = position.i;
+      l = position.l ?? 0;
+      s = position.s ?? maxKey;
     }
-    const takerRows = this.s.fillsTaker.iterate(q.accountId, t, takerI, fromTime);
-    const makerRows = this.s.fillsMaker.iterate(q.accountId, t, makerI, fromTime);
     const items: FillRecord[] = [];
     let scanned = 0;
-    let last: FillRecord | null = null;
-    let takerNext = takerRows.next();
-    let makerNext = makerRows.next();
-    try {
-      while (items.length < size && scanned < historyLimits.rowsScannedPerPageMax) {
-        let fill: FillRecord;
-        if (takerNext.done && makerNext.done) break;
-        const taker = takerNext.done ? null : tradeFrom(takerNext.value as Row);
-        const maker = makerNext.done ? null : tradeFrom(makerNext.value as Row);
-        if (taker !== null && (maker === null || newerOrSame(taker, maker))) {
-          fill = fillOf(taker, true);
-          takerNext = takerRows.next();
-        } else {
-          fill = fillOf(maker!, false);
-          makerNext = makerRows.next();
-        }
+    for (const row of this.bucketsDown(q.accountId, t, s)) {
+      if (n(row.lastTime) < fromTime) break;
+      const fills = JSON.parse(row.fills) as [number, number][];
+      scanned++;
+      for (let k = fills.length - 1; k >= 0; k--) {
+        const [tradeId, taker] = fills[k]!;
+        const trade = this.s.tradeById.get(tradeId) as Row | undefined;
+        if (trade === undefined)
+          throw new HistoryIntegrityError(`sqlite history: fill of trade ${tradeId} without its trade`);
+        const f = fillOf(tradeFrom(trade), taker === 1);
         scanned++;
-        last = fill;
-        if (q.symbol === undefined || fill.symbol === q.symbol) items.push(fill);
+        if (!fillBefore(f, t, i, l)) continue;
+        if (f.time < fromTime) return { items };
+        if (q.symbol !== undefined && f.symbol !== q.symbol) {
+          if (scanned >= historyLimits.rowsScannedPerPageMax) return { items, nextCursor: fillCursor(f) };
+          continue;
+        }
+        items.push(f);
+        if (items.length === size || scanned >= historyLimits.rowsScannedPerPageMax) {
+          return { items, nextCursor: fillCursor(f) };
+        }
       }
-      const more = !(takerNext.done && makerNext.done);
-      return more && last !== null
-        ? {
-            items,
-            nextCursor: encodeCursor({
-              t: last.time,
-              i: last.tradeId,
-              l: last.liquidity === "taker" ? 1 : 0,
-            }),
-          }
-        : { items };
-    } finally {
-      takerRows.return?.();
-      makerRows.return?.();
     }
+    return { items };
   }
 
   async trades(q: TradeQuery): Promise<Page<TradeRecord>> {
@@ -409,26 +548,77 @@ export class SqliteHistoryStore implements HistoryStore {
       : { items };
   }
 
+  /** The order's rows after seq `after`, oldest first, reading its account's buckets from its placement. */
+  private orderRows(orderId: number, after: number, limit: number): { rows: OrderRecord[]; final: boolean } {
+    const home = this.s.orderHome.get(orderId) as Row | undefined;
+    if (home === undefined) return { rows: [], final: true };
+    const accountId = n(home.accountId);
+    const placed = JSON.parse(home.placed as string) as Json;
+    const rows: OrderRecord[] = [];
+    let scanned = 0;
+    for (const bucket of this.bucketsUp(accountId, n(home.time), n(home.seq))) {
+      if (++scanned > historyLimits.rowsScannedPerPageMax) {
+        throw new HistoryQueryError(
+          `order ${orderId}: its rows span more than ${historyLimits.rowsScannedPerPageMax} batches of its account (rowsScannedPerPageMax)`,
+        );
+      }
+      if (bucket.orders === "[]") continue;
+      for (const a of JSON.parse(bucket.orders) as Json[]) {
+        if (a[0] !== orderId) continue;
+        const o = orderFromJson(accountId, placed, a);
+        if (o.seq > after) rows.push(o);
+        if (finalStatuses.has(o.status)) return { rows, final: true };
+        if (rows.length >= limit) return { rows, final: false };
+      }
+    }
+    return { rows, final: true };
+  }
+
   async order(orderId: number): Promise<OrderRecord | null> {
-    const row = this.s.orderLast.get(orderId) as Row | undefined;
-    return row === undefined ? null : orderFrom(row);
+    const home = this.s.orderHome.get(orderId) as Row | undefined;
+    if (home === undefined) return null;
+    const accountId = n(home.accountId);
+    const placed = JSON.parse(home.placed as string) as Json;
+    if (home.final !== null)
+      return orderFromJson(accountId, placed, JSON.parse(home.final as string) as Json);
+    // Still open: its newest row, reading the account's buckets from the newest back to its placement.
+    const placedSeq = n(home.seq);
+    let scanned = 0;
+    for (const bucket of this.bucketsDown(accountId, maxKey, maxKey)) {
+      if (n(bucket.lastSeq) < placedSeq) break;
+      if (++scanned > historyLimits.rowsScannedPerPageMax) {
+        throw new HistoryQueryError(
+          `order ${orderId}: open, and its account has more than ${historyLimits.rowsScannedPerPageMax} batches since it was placed (rowsScannedPerPageMax); the engine holds its state`,
+        );
+      }
+      if (bucket.orders === "[]") continue;
+      const rows = JSON.parse(bucket.orders) as Json[];
+      for (let k = rows.length - 1; k >= 0; k--) {
+        if (rows[k]![0] === orderId) return orderFromJson(accountId, placed, rows[k]!);
+      }
+    }
+    throw new HistoryIntegrityError(
+      `order ${orderId}: placed at seq ${placedSeq} but none of its rows is stored`,
+    );
   }
 
   async orderEvents(q: OrderEventsQuery): Promise<Page<OrderRecord>> {
     const size = pageSize(q.limit);
     const position = decodeCursor(q.cursor);
-    const rows = this.s.orderEvents.all(q.orderId, position?.i ?? 0, size) as Row[];
-    const items = rows.map(orderFrom);
-    const last = items[items.length - 1];
-    return items.length === size && last !== undefined
-      ? { items, nextCursor: encodeCursor({ t: last.time, i: last.seq }) }
-      : { items };
+    const { rows, final } = this.orderRows(q.orderId, position?.i ?? 0, size);
+    const last = rows[rows.length - 1];
+    return !final && last !== undefined
+      ? { items: rows, nextCursor: encodeCursor({ t: last.time, i: last.seq }) }
+      : { items: rows };
   }
 
   async ledger(q: LedgerQuery): Promise<Page<LedgerEntry>> {
     const size = pageSize(q.limit);
     const position = decodeCursor(q.cursor);
-    let rows: Row[];
+    const items: LedgerEntry[] = [];
+    let scanned = 0;
+    const done = (): boolean => items.length === size || scanned >= historyLimits.rowsScannedPerPageMax;
+    const cursorOf = (e: LedgerEntry): string => encodeCursor({ t: e.time, i: e.seq, a: e.asset });
     if (q.ascending) {
       let t = q.fromTime ?? 0;
       let i = -1;
@@ -438,23 +628,44 @@ export class SqliteHistoryStore implements HistoryStore {
         i = position.i;
         a = position.a ?? "";
       }
-      rows = this.s.ledgerUp.all(q.accountId, t, i, a, q.toTime ?? maxKey, size) as Row[];
-    } else {
-      let t = q.toTime ?? maxKey;
-      let i = maxKey;
-      let a = "";
-      if (position !== null && position.t <= t) {
-        t = position.t;
-        i = position.i;
-        a = position.a ?? "";
+      const toTime = q.toTime ?? maxKey;
+      for (const row of this.bucketsUp(q.accountId, t, Math.max(i, 0))) {
+        if (n(row.firstTime) > toTime) break;
+        scanned++;
+        for (const x of JSON.parse(row.ledger) as Json[]) {
+          const e = ledgerFromJson(q.accountId, x);
+          scanned++;
+          if (ledgerCompare(e, t, i, a) <= 0) continue;
+          if (e.time > toTime) return { items };
+          items.push(e);
+          if (done()) return { items, nextCursor: cursorOf(e) };
+        }
       }
-      rows = this.s.ledgerDown.all(q.accountId, t, i, a, q.fromTime ?? 0, size) as Row[];
+      return { items };
     }
-    const items = rows.map(ledgerFrom);
-    const last = items[items.length - 1];
-    return items.length === size && last !== undefined
-      ? { items, nextCursor: encodeCursor({ t: last.time, i: last.seq, a: last.asset }) }
-      : { items };
+    let t = q.toTime ?? maxKey;
+    let i = maxKey;
+    let a = "\uffff";
+    if (position !== null && position.t <= t) {
+      t = position.t;
+      i = position.i;
+      a = position.a ?? "";
+    }
+    const fromTime = q.fromTime ?? 0;
+    for (const row of this.bucketsDown(q.accountId, t, i)) {
+      if (n(row.lastTime) < fromTime) break;
+      scanned++;
+      const entries = JSON.parse(row.ledger) as Json[];
+      for (let k = entries.length - 1; k >= 0; k--) {
+        const e = ledgerFromJson(q.accountId, entries[k]!);
+        scanned++;
+        if (ledgerCompare(e, t, i, a) >= 0) continue;
+        if (e.time < fromTime) return { items };
+        items.push(e);
+        if (done()) return { items, nextCursor: cursorOf(e) };
+      }
+    }
+    return { items };
   }
 
   async balances(accountId: number): Promise<BalanceRecord[]> {
@@ -467,7 +678,7 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async reset(): Promise<void> {
     this.database.exec(
-      "DELETE FROM trade; DELETE FROM order_event; DELETE FROM ledger; DELETE FROM balance; DELETE FROM meta WHERE name <> 'schemaVersion';",
+      "DELETE FROM trade; DELETE FROM account_bucket; DELETE FROM order_home; DELETE FROM balance; DELETE FROM meta WHERE name <> 'schemaVersion';",
     );
   }
 
@@ -478,9 +689,9 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 }
 
-/** a is at or after b in (time, tradeId) order. */
-function newerOrSame(a: TradeRecord, b: TradeRecord): boolean {
-  return a.time > b.time || (a.time === b.time && a.tradeId >= b.tradeId);
+function fillCursor(f: FillRecord): string {
+  const p: Position = { t: f.time, i: f.tradeId, l: f.liquidity === "taker" ? 1 : 0, s: f.seq };
+  return encodeCursor(p);
 }
 
 function prepare(db: Database.Database) {
@@ -489,41 +700,37 @@ function prepare(db: Database.Database) {
     getMeta: safe(db.prepare("SELECT value FROM meta WHERE name = ?")),
     setMeta: db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"),
     insertTrade: db.prepare("INSERT INTO trade VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-    insertOrder: db.prepare("INSERT INTO order_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
-    insertLedger: db.prepare("INSERT INTO ledger VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"),
+    insertBucket: db.prepare(
+      "INSERT INTO account_bucket (accountId, firstSeq, lastSeq, firstTime, lastTime, fills, ledger, orders) VALUES (?,?,?,?,?,?,?,?)",
+    ),
+    insertOrderHome: db.prepare("INSERT INTO order_home VALUES (?,?,?,?,?,?)"),
+    closeOrderHome: db.prepare("UPDATE order_home SET final = ? WHERE orderId = ?"),
     upsertBalance: db.prepare("INSERT OR REPLACE INTO balance VALUES (?,?,?,?,?)"),
     getBalance: safe(db.prepare("SELECT * FROM balance WHERE accountId = ? AND asset = ?")),
     balancesOf: safe(db.prepare("SELECT * FROM balance WHERE accountId = ? ORDER BY asset")),
     accounts: safe(
       db.prepare("SELECT DISTINCT accountId FROM balance WHERE accountId > ? ORDER BY accountId LIMIT ?"),
     ),
-    fillsTaker: safe(
+    orderHome: safe(db.prepare("SELECT * FROM order_home WHERE orderId = ?")),
+    tradeById: safe(db.prepare("SELECT * FROM trade WHERE tradeId = ?")),
+    bucketAtOrAfter: safe(
       db.prepare(
-        "SELECT * FROM trade WHERE takerAccountId = ? AND (time, tradeId) < (?, ?) AND time >= ? ORDER BY time DESC, tradeId DESC",
+        "SELECT lastTime, lastSeq FROM account_bucket WHERE accountId = ? AND (lastTime, lastSeq) >= (?, ?) ORDER BY lastTime, lastSeq LIMIT 1",
       ),
     ),
-    fillsMaker: safe(
+    bucketsDown: safe(
       db.prepare(
-        "SELECT * FROM trade WHERE makerAccountId = ? AND (time, tradeId) < (?, ?) AND time >= ? ORDER BY time DESC, tradeId DESC",
+        "SELECT * FROM account_bucket WHERE accountId = ? AND (lastTime, lastSeq) <= (?, ?) ORDER BY lastTime DESC, lastSeq DESC",
+      ),
+    ),
+    bucketsUp: safe(
+      db.prepare(
+        "SELECT * FROM account_bucket WHERE accountId = ? AND (lastTime, lastSeq) >= (?, ?) ORDER BY lastTime, lastSeq",
       ),
     ),
     trades: safe(
       db.prepare(
         "SELECT * FROM trade WHERE symbol = ? AND (time, tradeId) < (?, ?) AND time >= ? ORDER BY time DESC, tradeId DESC LIMIT ?",
-      ),
-    ),
-    orderLast: safe(db.prepare("SELECT * FROM order_event WHERE orderId = ? ORDER BY seq DESC LIMIT 1")),
-    orderEvents: safe(
-      db.prepare("SELECT * FROM order_event WHERE orderId = ? AND seq > ? ORDER BY seq LIMIT ?"),
-    ),
-    ledgerDown: safe(
-      db.prepare(
-        "SELECT * FROM ledger WHERE accountId = ? AND (time, seq, asset) < (?, ?, ?) AND time >= ? ORDER BY time DESC, seq DESC, asset DESC LIMIT ?",
-      ),
-    ),
-    ledgerUp: safe(
-      db.prepare(
-        "SELECT * FROM ledger WHERE accountId = ? AND (time, seq, asset) > (?, ?, ?) AND time <= ? ORDER BY time, seq, asset LIMIT ?",
       ),
     ),
   };
