@@ -82,7 +82,7 @@ function parseArgs(argv: string[]): Options {
 function planFor(name: WorkloadName, o: Options): RunPlan {
   const quick = o.quick;
   const commands = {
-    A: quick ? 250_000 : 3_000_000,
+    A: quick ? 250_000 : 2_000_000,
     B: quick ? 150_000 : 1_000_000,
     C: quick ? 150_000 : 1_000_000,
   };
@@ -101,6 +101,7 @@ function planFor(name: WorkloadName, o: Options): RunPlan {
     nobRuns: o.skipNob ? 0 : quick ? 2 : 3,
     offeredOpsPerSec: 1_000_000,
     lowOfferedOpsPerSec: 250_000,
+    lowOfferedCommands: quick ? 100_000 : 500_000,
     seed: o.seed + name.charCodeAt(0),
   };
 }
