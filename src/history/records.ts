@@ -50,6 +50,25 @@ export interface FillRecord {
   feeAsset: string;
 }
 
+/** One side of a trade, as its account sees it. */
+export function fillOf(t: TradeRecord, taker: boolean): FillRecord {
+  const buyerIsTaker = t.takerSide === "buy";
+  return {
+    tradeId: t.tradeId,
+    seq: t.seq,
+    time: t.time,
+    accountId: taker ? t.takerAccountId : t.makerAccountId,
+    orderId: taker ? t.takerOrderId : t.makerOrderId,
+    symbol: t.symbol,
+    side: taker === buyerIsTaker ? "buy" : "sell",
+    liquidity: taker ? "taker" : "maker",
+    price: t.price,
+    quantity: t.quantity,
+    fee: taker ? t.takerFee : t.makerFee,
+    feeAsset: t.quoteAsset,
+  };
+}
+
 /**
  * An order's state after one command that changed it, with the reasons in the order the engine gave
  * them ("placed,traded"): an order's rows by seq are its lifecycle, the last one its final state.

@@ -37,18 +37,19 @@ import { decodeCursor, encodeCursor, type Position, pageSize } from "./cursor.js
 import { historyLimits } from "./history-limits.js";
 import type { HistoryStore } from "./history-store.js";
 import { type BalanceKey, HistoryIntegrityError } from "./projector.js";
-import type {
-  BalanceRecord,
-  FillQuery,
-  FillRecord,
-  HistoryBatch,
-  LedgerEntry,
-  LedgerQuery,
-  OrderEventsQuery,
-  OrderRecord,
-  Page,
-  TradeQuery,
-  TradeRecord,
+import {
+  type BalanceRecord,
+  type FillQuery,
+  type FillRecord,
+  fillOf,
+  type HistoryBatch,
+  type LedgerEntry,
+  type LedgerQuery,
+  type OrderEventsQuery,
+  type OrderRecord,
+  type Page,
+  type TradeQuery,
+  type TradeRecord,
 } from "./records.js";
 
 const schemaVersion = 2;
@@ -133,24 +134,6 @@ function tradeFrom(r: Row): TradeRecord {
     takerFee: amount(r.takerFee),
     makerFee: amount(r.makerFee),
     quoteAsset: r.quoteAsset as string,
-  };
-}
-
-export function fillOf(t: TradeRecord, taker: boolean): FillRecord {
-  const buyerIsTaker = t.takerSide === "buy";
-  return {
-    tradeId: t.tradeId,
-    seq: t.seq,
-    time: t.time,
-    accountId: taker ? t.takerAccountId : t.makerAccountId,
-    orderId: taker ? t.takerOrderId : t.makerOrderId,
-    symbol: t.symbol,
-    side: taker === buyerIsTaker ? "buy" : "sell",
-    liquidity: taker ? "taker" : "maker",
-    price: t.price,
-    quantity: t.quantity,
-    fee: taker ? t.takerFee : t.makerFee,
-    feeAsset: t.quoteAsset,
   };
 }
 
