@@ -20,6 +20,9 @@ after(async () => {
 
 historySuite("DynamoDB Local", {
   commands: 2_500,
+  freshUrl: () => local!.url(`t${++count}_`),
+  crashCommands: 2_500,
+  crashBatchCommands: 100,
   fresh: async () => {
     const location = parseHistoryUrl(local!.url(`t${++count}_`), "");
     if (location.kind !== "dynamodb") throw new Error("expected a DynamoDB URL");

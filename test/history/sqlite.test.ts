@@ -12,6 +12,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 historySuite("SQLite", {
   commands: 6_000,
+  freshUrl: () => `sqlite:${join(dir, `store-${++count}`, "history.sqlite")}`,
+  crashCommands: 20_000,
+  crashBatchCommands: 300,
   fresh: async () => {
     const store = new SqliteHistoryStore(join(dir, `store-${++count}`, "history.sqlite"));
     await store.open();

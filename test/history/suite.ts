@@ -3,10 +3,13 @@
  * fed by the real engine through the real writer.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { settleConfig } from "../../src/engine/config.js";
 import { CursorError } from "../../src/history/cursor.js";
 import type { HistoryStore } from "../../src/history/history-store.js";
+import { createHistoryStore } from "../../src/history/open-store.js";
 import { rebuildBalance } from "../../src/history/rebuild-balance.js";
 import { HistoryWriter } from "../../src/history/writer.js";
 import {
@@ -19,6 +22,7 @@ import {
   storedTradeIds,
   workloadConfig,
 } from "./helpers.js";
+import { Workload } from "./workload.js";
 
 const symbols = workloadConfig.markets.map((m) => m.symbol);
 const quiet = (): void => {};
@@ -28,6 +32,54 @@ export interface SuiteOptions {
   commands: number;
   /** A fresh, empty, opened store. */
   fresh: () => Promise<HistoryStore>;
+  /** The URL of a fresh store, for child processes (the crash test), and the commands they write. */
+  freshUrl: () => string;
+  crashCommands: number;
+  crashBatchCommands: number;
+}
+
+const childPath = fileURLToPath(new URL("./crash-child.js", import.meta.url));
+
+/** Runs crash-child.js; kills it with SIGKILL as soon as its checkpoint reaches killAtSeq. */
+function runChild(
+  url: string,
+  count: number,
+  batch: number,
+  mode: "live" | "resume",
+  killAtSeq: number | null,
+): Promise<{ killed: boolean; checkpoint: number; code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [childPath, url, "7", String(count), String(batch), mode], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    });
+    let killed = false;
+    let checkpoint = 0;
+    let stderr = "";
+    let buffered = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      let nl = buffered.indexOf("\n");
+      while (nl >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        const m = /^checkpoint (\d+)$/.exec(line);
+        if (m !== null) {
+          checkpoint = Number(m[1]);
+          if (!killed && killAtSeq !== null && checkpoint >= killAtSeq) {
+            killed = true;
+            child.kill("SIGKILL");
+          }
+        }
+        nl = buffered.indexOf("\n");
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once("error", reject);
+    child.once("exit", (code) => resolve({ killed, checkpoint, code, stderr }));
+  });
 }
 
 /** Writes commands through a writer (live path), waits until stored. */
@@ -357,6 +409,37 @@ export function historySuite(backend: string, options: SuiteOptions): void {
       await assert.rejects(store.trades({ symbol: "BTC-USD", limit: 0 }), CursorError);
       const capped = await store.trades({ symbol: "BTC-USD", limit: 1_000_000 });
       assert.ok(capped.items.length <= 1_000);
+    });
+
+    test("kill -9 while writing, twice, then restart: every trade exactly once, balances as the engine's", async () => {
+      const url = options.freshUrl();
+      const count = options.crashCommands;
+      const batch = options.crashBatchCommands;
+      const first = await runChild(url, count, batch, "live", Math.floor(count * 0.3));
+      assert.equal(first.killed, true, `first run not killed mid-stream: ${first.stderr}`);
+      const second = await runChild(url, count, batch, "resume", Math.floor(count * 0.65));
+      assert.equal(second.killed, true, `second run not killed mid-stream: ${second.stderr}`);
+      assert.ok(second.checkpoint < count);
+      const third = await runChild(url, count, batch, "resume", null);
+      assert.equal(third.code, 0, third.stderr);
+      // The journal twin: the same seeded stream, regenerated here.
+      const w = new Workload({ seed: 7, accounts: 12 });
+      const trades: number[] = [];
+      for (let i = 0; i < count; i++)
+        for (const e of w.step().events) if (e.type === "trade") trades.push(e.tradeId);
+      const store = await createHistoryStore(url, "");
+      await store.open();
+      assert.equal(await store.checkpoint(), count);
+      assert.deepEqual(await storedTradeIds(store, symbols), trades);
+      for (let accountId = 0; accountId <= 12; accountId++) {
+        const rebuilt = await rebuildBalance(store, accountId, count);
+        for (const e of w.engine.balances(accountId) ?? []) {
+          const b = rebuilt.find((r) => r.asset === e.asset);
+          assert.equal(b?.available ?? 0, e.available, `account ${accountId} ${e.asset}`);
+          assert.equal(b?.locked ?? 0, e.locked, `account ${accountId} ${e.asset}`);
+        }
+      }
+      await store.close();
     });
 
     test("closes", async () => {
