@@ -105,6 +105,8 @@ export class Engine implements EngineModel {
   private readonly dirtyChanged: number[] = [];
   private readonly touchedMarkets: MarketState[] = [];
   private walkCost: Int = 0;
+  /** Notional a market buy by quantity may still spend: the walk cost it was held for (see payFromHold). */
+  private takerWalkCost: Int = 0;
 
   constructor(config: EngineConfig | SettledConfig) {
     this.config = "assetByName" in config ? config : settleConfig(config);
@@ -448,11 +450,13 @@ export class Engine implements EngineModel {
       hold = add(cmd.quoteQuantity, feeCeil(cmd.quoteQuantity, market.takerFeeBps));
     } else if (cmd.orderType === "market") {
       this.walk(ms, true, account.id, 0, cmd.selfTradePrevention === "cancel_maker", cmd.quantity);
+      if (!inInt64(this.walkCost))
+        return this.reject("place", "AMOUNT_OVERFLOW", account.id, 0, clientOrderId);
       hold = add(this.walkCost, feeCeil(this.walkCost, market.takerFeeBps));
     } else {
       hold = 0; // a stop_market buy by quantity prices its hold when it triggers
     }
-    if (!inInt64(hold)) return this.reject("place", "AMOUNT_OVERFLOW", account.id, 0, clientOrderId);
+    // No balance exceeds 2^63-1 (deposits are capped by supply), so a larger hold is simply unaffordable.
     if (account.available[heldAsset]! < hold) {
       return this.reject("place", "INSUFFICIENT_FUNDS", account.id, 0, clientOrderId);
     }
@@ -496,6 +500,7 @@ export class Engine implements EngineModel {
       this.touchMarket(ms);
       return;
     }
+    if (isBuy && cmd.orderType === "market") this.takerWalkCost = this.walkCost;
     this.execute(slot);
   }
 
@@ -602,7 +607,9 @@ export class Engine implements EngineModel {
     let fills = 0;
     for (;;) {
       const remaining = store.quantity[taker]! - store.filled[taker]!;
-      if (!byBudget && remaining === 0) return End.Book;
+      if (byBudget) {
+        if (!(store.filledNotional(taker) < quoteQuantity)) return End.Budget;
+      } else if (remaining === 0) return End.Book;
       const level = opposite.best();
       if (level === null) return End.Book;
       const price = level.price;
@@ -658,8 +665,9 @@ export class Engine implements EngineModel {
     this.debitLocked(sellerAccount, base, baseAmount);
     this.credit(sellerAccount, quote, sub(notional, takerBuys ? makerFee : takerFee));
     this.credit(buyerAccount, base, baseAmount);
-    if (takerBuys) takerFee = this.payFromHold(buyer, buyerAccount, quote, notional, takerFee);
-    else makerFee = this.payFromHold(buyer, buyerAccount, quote, notional, makerFee);
+    const reserve = this.reserveAfter(buyer, buyer === taker, market, price, quantity, notional);
+    if (takerBuys) takerFee = this.payFromHold(buyer, buyerAccount, quote, notional, takerFee, reserve);
+    else makerFee = this.payFromHold(buyer, buyerAccount, quote, notional, makerFee, reserve);
     this.credit(accounts[feeAccountId]!, quote, add(takerFee, makerFee));
 
     store.filled[maker] = store.filled[maker]! + quantity;
@@ -695,35 +703,64 @@ export class Engine implements EngineModel {
   }
 
   /**
-   * The buyer pays notional + fee from its order's hold. Per-trade rounding of fees can exceed the
-   * single rounding of the hold by one unit per fill; the rest comes from its available balance, and
-   * if that is short too, the fee is reduced (docs/engine.md). Returns the fee actually charged.
+   * The notional a buy order may still have to pay after this fill, which its hold must keep
+   * covering: at its limit price for the rest of its quantity; for a market buy, the rest of its
+   * quote budget or of the walk cost it was held for.
    */
-  private payFromHold(buyer: number, account: Account, quote: number, notional: Int, fee: Int): Int {
+  private reserveAfter(
+    buyer: number,
+    isTaker: boolean,
+    market: Market,
+    price: number,
+    quantity: number,
+    notional: Int,
+  ): Int {
+    const store = this.store;
+    const type = store.type(buyer);
+    if (type === Type.Limit || type === Type.StopLimit) {
+      const limitPrice = isTaker ? store.price[buyer]! : price;
+      return this.notional(market, limitPrice, store.quantity[buyer]! - store.filled[buyer]! - quantity);
+    }
+    const budget = store.quoteQuantity(buyer);
+    const spent = add(store.filledNotional(buyer), notional);
+    return sub(budget !== 0 ? budget : this.takerWalkCost, spent);
+  }
+
+  /**
+   * The buyer pays notional + fee. The hold always covers the notional and the reserve for the rest
+   * of the order; the fee comes from what the hold has beyond that. Per-trade rounding of fees can
+   * exceed the hold's single rounding by one unit per fill: the rest of the fee then comes from the
+   * available balance, and if that is short too, the fee is reduced (docs/engine.md). Returns the fee
+   * actually charged.
+   */
+  private payFromHold(
+    buyer: number,
+    account: Account,
+    quote: number,
+    notional: Int,
+    fee: Int,
+    reserve: Int,
+  ): Int {
     const store = this.store;
     const hold = store.hold(buyer);
-    const pay = add(notional, fee);
-    if (!(hold < pay)) {
+    const spare = sub(sub(hold, notional), reserve);
+    if (spare < 0) {
+      throw new Error(`engine: order ${store.id[buyer]} holds less than its notionals: holds are broken`);
+    }
+    if (!(spare < fee)) {
+      const pay = add(notional, fee);
       store.setHold(buyer, sub(hold, pay));
       this.debitLocked(account, quote, pay);
       return fee;
     }
-    const rest = sub(pay, hold);
-    store.setHold(buyer, 0);
-    this.debitLocked(account, quote, hold);
+    const pay = add(notional, spare);
+    store.setHold(buyer, sub(hold, pay));
+    this.debitLocked(account, quote, pay);
+    const rest = sub(fee, spare);
     const available = account.available[quote]!;
-    if (!(available < rest)) {
-      this.debitAvailable(account, quote, rest);
-      return fee;
-    }
-    const charged = sub(fee, sub(rest, available));
-    if (charged < 0) {
-      throw new Error(
-        `engine: order ${store.id[buyer]} cannot pay the notional of its own fill: holds are broken`,
-      );
-    }
-    this.debitAvailable(account, quote, available);
-    return charged;
+    const fromAvailable = available < rest ? available : rest;
+    this.debitAvailable(account, quote, fromAvailable);
+    return add(spare, fromAvailable);
   }
 
   /** Ends an order: out of the book or the stops, hold released, event emitted, forgotten. */
@@ -829,6 +866,7 @@ export class Engine implements EngineModel {
       }
       this.lock(account, market.quote.index, hold);
       store.setHold(slot, hold);
+      this.takerWalkCost = this.walkCost;
     }
     this.execute(slot);
   }

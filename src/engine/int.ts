@@ -42,7 +42,7 @@ export function sub(a: Int, b: Int): Int {
 export function mul(a: Int, b: Int): Int {
   if (typeof a === "number" && typeof b === "number") {
     const r = a * b;
-    if (r < safeLimit && r > -safeLimit) return r;
+    if (r < safeLimit && r > -safeLimit) return r + 0; // + 0 turns -0 into 0
   }
   return normalize(big(a) * big(b));
 }

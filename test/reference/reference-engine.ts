@@ -46,6 +46,8 @@ interface RefOrder {
   filledQuantity: number;
   filledNotional: bigint;
   quoteQuantity: bigint;
+  /** A market buy by quantity: the walk cost its hold was computed from (its notional budget). */
+  walkCost: bigint;
   hold: bigint;
   status: OrderStatus;
   postOnly: boolean;
@@ -440,6 +442,7 @@ export class ReferenceEngine implements EngineModel {
       filledQuantity: 0,
       filledNotional: 0n,
       quoteQuantity: big(c.quoteQuantity),
+      walkCost: checked.walkCost,
       hold: 0n,
       status: isStopType(c.orderType) ? "untriggered" : "open",
       postOnly: c.postOnly,
@@ -472,7 +475,7 @@ export class ReferenceEngine implements EngineModel {
     c: PlaceOrderCommand,
     rm: RefMarket,
     account: RefAccount,
-  ): EngineCode | { hold: bigint } {
+  ): EngineCode | { hold: bigint; walkCost: bigint } {
     const m = rm.m;
     const quoteQuantity = big(c.quoteQuantity);
     const marketType = isMarketType(c.orderType);
@@ -529,6 +532,7 @@ export class ReferenceEngine implements EngineModel {
     }
     // 10. hold
     let hold: bigint;
+    let walkCost = 0n;
     if (c.side === "sell") {
       hold = this.base(m, c.quantity);
     } else if (!marketType) {
@@ -541,6 +545,7 @@ export class ReferenceEngine implements EngineModel {
       const cost = this.walk(rm, "buy", c.accountId, c.selfTradePrevention, 0, c.quantity).cost;
       if (cost > int64Max) return "AMOUNT_OVERFLOW";
       hold = cost + feeOf(cost, m.takerFeeBps);
+      walkCost = cost;
     }
     const heldAsset = c.side === "buy" ? m.quote.index : m.base.index;
     if (account.available[heldAsset]! < hold) return "INSUFFICIENT_FUNDS";
@@ -553,7 +558,7 @@ export class ReferenceEngine implements EngineModel {
       const code = this.levelBoundsCode(rm, c.side, c.price);
       if (code !== null) return code;
     }
-    return { hold };
+    return { hold, walkCost };
   }
 
   private wouldTake(rm: RefMarket, side: Side, price: number): boolean {
@@ -696,19 +701,26 @@ export class ReferenceEngine implements EngineModel {
     // buyer
     this.move(step, buyer.accountId, m.base.index, baseAmount, 0n);
     let buyerFee = buyer === taker ? takerFee : makerFee;
-    const due = n + buyerFee;
-    const fromHold = minBig(due, buyer.hold);
-    buyer.hold -= fromHold;
-    this.move(step, buyer.accountId, m.quote.index, 0n, -fromHold);
-    let short = due - fromHold;
-    if (short > 0n) {
-      this.cover("buyer hold short");
-      const fromAvailable = minBig(short, this.accounts[buyer.accountId]!.available[m.quote.index]!);
+    // The hold keeps covering the notional the buyer may still pay after this fill (its reserve);
+    // the fee comes from what the hold has beyond that, then from available, else it is reduced.
+    const left = buyer.quantity - buyer.filledQuantity - q;
+    const reserve = !isMarketType(buyer.orderType)
+      ? this.notional(m, buyer.price, left)
+      : (buyer.quoteQuantity !== 0n ? buyer.quoteQuantity : buyer.walkCost) - (buyer.filledNotional + n);
+    const spare = buyer.hold - n - reserve;
+    if (spare < 0n) throw new Error(`reference: order ${buyer.orderId} holds less than its notionals`);
+    const feeFromHold = minBig(buyerFee, spare);
+    buyer.hold -= n + feeFromHold;
+    this.move(step, buyer.accountId, m.quote.index, 0n, -(n + feeFromHold));
+    if (feeFromHold < buyerFee) {
+      this.cover("buyer fee beyond the hold's spare");
+      const fromAvailable = minBig(
+        buyerFee - feeFromHold,
+        this.accounts[buyer.accountId]!.available[m.quote.index]!,
+      );
       this.move(step, buyer.accountId, m.quote.index, -fromAvailable, 0n);
-      short -= fromAvailable;
-      if (short > buyerFee) this.cover("buyer shortfall beyond its fee");
-      if (short > 0n) this.cover("buyer fee reduced");
-      buyerFee -= short;
+      if (feeFromHold + fromAvailable < buyerFee) this.cover("buyer fee reduced");
+      buyerFee = feeFromHold + fromAvailable;
       if (buyer === taker) takerFee = buyerFee;
       else makerFee = buyerFee;
     }
@@ -758,6 +770,7 @@ export class ReferenceEngine implements EngineModel {
         this.close(step, o, "cancelled", "insufficient_funds");
         return;
       }
+      o.walkCost = cost;
       this.lock(step, o, hold);
     }
     this.match(step, o);
