@@ -67,6 +67,8 @@ export class Workload {
   private readonly setup: Input[] = [];
   private transferCount = 0;
   trades = 0;
+  /** The command step() applied last. */
+  lastCommand: Command | null = null;
 
   constructor(options: WorkloadOptions) {
     this.rng = new Prng(options.seed);
@@ -96,6 +98,7 @@ export class Workload {
     if (this.dayEvery > 0 && this.seq % this.dayEvery === 0) this.time += 86_400_000;
     else this.time += this.rng.int(3);
     const command = { ...input, seq: this.seq, time: this.time } as Command;
+    this.lastCommand = command;
     const events: EngineEvent[] = [];
     this.engine.apply(command, events);
     this.observe(events);
