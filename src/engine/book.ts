@@ -16,25 +16,38 @@ export class Level {
   constructor(readonly price: number) {}
 }
 
+/** Levels per chunk before it splits: splices stay within a few cache lines' worth of pointers. */
+const chunkLevelsMax = 256;
+
 export class BookSide {
   /**
-   * Best last: ascending prices for bids, descending for asks. Interior levels that empty out stay
-   * (count 0) until compaction: a price that was used is likely to be used again soon, and reusing
-   * its level avoids a splice on the hot path. Empty levels at the best end are popped at once, so
-   * `best()` is always a live level, and a compaction pass runs when empties outnumber live levels.
+   * Price levels in sorted chunks, worst first, best LAST (in the last chunk): taking the best level
+   * is a `pop`. A new level costs a binary search over chunks and a splice within one chunk of at
+   * most `chunkLevelsMax` levels, so a deep book stays O(log n + chunk) per new level instead of
+   * O(n) (a single sorted array measured 7.8 s for 50k levels added away from the best).
+   *
+   * Interior levels that empty out stay (count 0) until compaction: a price that was used is likely
+   * to be used again soon, and reusing its level avoids a splice on the hot path. Empty levels at
+   * the best end are popped at once, so `best()` is always a live level, and a compaction pass runs
+   * when empties outnumber live levels (amortized O(1)).
    */
-  readonly levels: Level[] = [];
+  readonly chunks: Level[][] = [];
   readonly byPrice = new Map<number, Level>();
   /** Levels holding at least one order (the bound priceLevelsPerSideMax counts these). */
   liveLevels = 0;
+  /** Levels in the chunks, empty ones included. */
+  private levelCount = 0;
   constructor(
     readonly isBid: boolean,
     private readonly store: OrderStore,
   ) {}
 
   best(): Level | null {
-    const n = this.levels.length;
-    return n === 0 ? null : this.levels[n - 1]!;
+    const chunks = this.chunks;
+    const n = chunks.length;
+    if (n === 0) return null;
+    const last = chunks[n - 1]!;
+    return last[last.length - 1]!;
   }
 
   /** True when `a` is a better price than `b` on this side. */
@@ -48,6 +61,19 @@ export class BookSide {
     return level === undefined ? 0 : level.count;
   }
 
+  /** Live levels, best first, at most `depth`. */
+  fromBest(depth = Number.POSITIVE_INFINITY): Level[] {
+    const result: Level[] = [];
+    const chunks = this.chunks;
+    for (let c = chunks.length - 1; c >= 0 && result.length < depth; c--) {
+      const chunk = chunks[c]!;
+      for (let i = chunk.length - 1; i >= 0 && result.length < depth; i--) {
+        if (chunk[i]!.count > 0) result.push(chunk[i]!);
+      }
+    }
+    return result;
+  }
+
   levelFor(price: number): Level {
     let level = this.byPrice.get(price);
     if (level === undefined) {
@@ -59,23 +85,48 @@ export class BookSide {
   }
 
   private insertLevel(level: Level): void {
-    const levels = this.levels;
-    const n = levels.length;
-    if (n === 0 || this.better(level.price, levels[n - 1]!.price)) {
-      levels.push(level);
+    const chunks = this.chunks;
+    const price = level.price;
+    this.levelCount++;
+    const n = chunks.length;
+    if (n === 0) {
+      chunks.push([level]);
       return;
     }
-    levels.splice(this.position(level.price), 0, level);
-  }
-
-  /** Index of the first level better than `price` (where a level at `price` goes). */
-  private position(price: number): number {
-    const levels = this.levels;
+    const lastChunk = chunks[n - 1]!;
+    if (this.better(price, lastChunk[lastChunk.length - 1]!.price)) {
+      // A new best level: the common case at the top of the book.
+      lastChunk.push(level);
+      if (lastChunk.length > chunkLevelsMax) this.split(n - 1);
+      return;
+    }
+    // The first chunk whose best level is better than `price` holds its place.
     let lo = 0;
-    let hi = levels.length;
+    let hi = n - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.better(levels[mid]!.price, price)) hi = mid;
+      const chunk = chunks[mid]!;
+      if (this.better(chunk[chunk.length - 1]!.price, price)) hi = mid;
+      else lo = mid + 1;
+    }
+    const chunk = chunks[lo]!;
+    chunk.splice(this.position(chunk, price), 0, level);
+    if (chunk.length > chunkLevelsMax) this.split(lo);
+  }
+
+  private split(index: number): void {
+    const chunk = this.chunks[index]!;
+    const upper = chunk.splice(chunk.length >>> 1);
+    this.chunks.splice(index + 1, 0, upper);
+  }
+
+  /** Index of the first level of `chunk` better than `price` (where a level at `price` goes). */
+  private position(chunk: Level[], price: number): number {
+    let lo = 0;
+    let hi = chunk.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.better(chunk[mid]!.price, price)) hi = mid;
       else lo = mid + 1;
     }
     return lo;
@@ -123,26 +174,32 @@ export class BookSide {
 
   private levelEmptied(level: Level): void {
     this.liveLevels--;
-    const levels = this.levels;
-    if (levels[levels.length - 1] === level) {
+    const chunks = this.chunks;
+    if (this.best() === level) {
       // Keep the best end live: drop this level and any empties it uncovers.
       do {
-        this.byPrice.delete(levels.pop()!.price);
-      } while (levels.length > 0 && levels[levels.length - 1]!.count === 0);
+        const last = chunks[chunks.length - 1]!;
+        this.byPrice.delete(last.pop()!.price);
+        this.levelCount--;
+        if (last.length === 0) chunks.pop();
+      } while (chunks.length > 0 && this.best()!.count === 0);
       return;
     }
-    if (levels.length - this.liveLevels > this.liveLevels + 64) this.compact();
+    if (this.levelCount - this.liveLevels > this.liveLevels + 64) this.compact();
   }
 
-  /** Drops every empty level: O(levels), run when empties outnumber live ones, so amortized O(1). */
+  /** Drops every empty level and re-chunks: O(levels), run when empties outnumber live ones. */
   private compact(): void {
-    const levels = this.levels;
-    let kept = 0;
-    for (let i = 0; i < levels.length; i++) {
-      const level = levels[i]!;
-      if (level.count > 0) levels[kept++] = level;
-      else this.byPrice.delete(level.price);
+    const live: Level[] = [];
+    for (const chunk of this.chunks) {
+      for (const level of chunk) {
+        if (level.count > 0) live.push(level);
+        else this.byPrice.delete(level.price);
+      }
     }
-    levels.length = kept;
+    this.chunks.length = 0;
+    const half = chunkLevelsMax >>> 1;
+    for (let i = 0; i < live.length; i += half) this.chunks.push(live.slice(i, i + half));
+    this.levelCount = live.length;
   }
 }

@@ -537,23 +537,27 @@ export class Engine implements EngineModel {
   ): number {
     const market = ms.market;
     const store = this.store;
-    const levels = ms.oppositeOf(isBuy).levels;
+    const chunks = ms.oppositeOf(isBuy).chunks;
     let got = 0;
     let cost: Int = 0;
     let fills = 0;
-    outer: for (let i = levels.length - 1; i >= 0 && got < want; i--) {
-      const level = levels[i]!;
-      if (limitPrice !== 0 && (isBuy ? level.price > limitPrice : level.price < limitPrice)) break;
-      for (let o = level.head; o !== nil && got < want; o = store.next[o]!) {
-        if (store.account[o] === accountId) {
-          if (cancelMaker) continue;
-          break outer;
+    outer: for (let c = chunks.length - 1; c >= 0; c--) {
+      const chunk = chunks[c]!;
+      for (let i = chunk.length - 1; i >= 0; i--) {
+        if (got >= want) break outer;
+        const level = chunk[i]!;
+        if (limitPrice !== 0 && (isBuy ? level.price > limitPrice : level.price < limitPrice)) break outer;
+        for (let o = level.head; o !== nil && got < want; o = store.next[o]!) {
+          if (store.account[o] === accountId) {
+            if (cancelMaker) continue;
+            break outer;
+          }
+          if (fills === limits.fillsPerOrderMax) break outer;
+          fills++;
+          const take = Math.min(store.remaining(o), want - got);
+          got += take;
+          cost = add(cost, this.notional(market, level.price, take));
         }
-        if (fills === limits.fillsPerOrderMax) break outer;
-        fills++;
-        const take = Math.min(store.remaining(o), want - got);
-        got += take;
-        cost = add(cost, this.notional(market, level.price, take));
       }
     }
     this.walkCost = cost;
@@ -1027,16 +1031,12 @@ export class Engine implements EngineModel {
 
   dump(): EngineDump {
     const store = this.store;
-    const sideDump = (levels: readonly Level[]): [number, number[]][] => {
-      const result: [number, number[]][] = [];
-      for (let i = levels.length - 1; i >= 0; i--) {
-        if (levels[i]!.count === 0) continue; // an emptied level awaiting compaction
+    const sideDump = (levels: readonly Level[]): [number, number[]][] =>
+      levels.map((level) => {
         const ids: number[] = [];
-        for (let o = levels[i]!.head; o !== nil; o = store.next[o]!) ids.push(store.id[o]!);
-        result.push([levels[i]!.price, ids]);
-      }
-      return result;
-    };
+        for (let o = level.head; o !== nil; o = store.next[o]!) ids.push(store.id[o]!);
+        return [level.price, ids];
+      });
     return {
       lastSeq: this.lastSeq,
       time: this.time,
@@ -1051,8 +1051,8 @@ export class Engine implements EngineModel {
       markets: this.markets.map((ms) => ({
         symbol: ms.market.symbol,
         lastPrice: ms.lastPrice,
-        bids: sideDump(ms.bids.levels),
-        asks: sideDump(ms.asks.levels),
+        bids: sideDump(ms.bids.fromBest()),
+        asks: sideDump(ms.asks.fromBest()),
         stops: ms.stops.map((slot) => store.id[slot]!),
       })),
     };
@@ -1096,16 +1096,8 @@ export class Engine implements EngineModel {
   book(symbol: string, depth: number): { bids: [number, number][]; asks: [number, number][] } | undefined {
     const ms = this.marketBySymbol.get(symbol);
     if (ms === undefined) return undefined;
-    const levelsOf = (
-      levels: readonly { price: number; total: number; count: number }[],
-    ): [number, number][] => {
-      const result: [number, number][] = [];
-      for (let i = levels.length - 1; i >= 0 && result.length < depth; i--) {
-        if (levels[i]!.count > 0) result.push([levels[i]!.price, levels[i]!.total]);
-      }
-      return result;
-    };
-    return { bids: levelsOf(ms.bids.levels), asks: levelsOf(ms.asks.levels) };
+    const levelsOf = (levels: readonly Level[]): [number, number][] => levels.map((l) => [l.price, l.total]);
+    return { bids: levelsOf(ms.bids.fromBest(depth)), asks: levelsOf(ms.asks.fromBest(depth)) };
   }
 }
 

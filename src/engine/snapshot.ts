@@ -130,9 +130,7 @@ export function writeSnapshot(engine: Engine): Uint8Array {
     w.varint(ms.lastPrice);
     for (const side of [ms.bids, ms.asks]) {
       w.varint(side.liveLevels);
-      for (let i = side.levels.length - 1; i >= 0; i--) {
-        const level = side.levels[i]!;
-        if (level.count === 0) continue; // emptied, awaiting compaction: not part of the state
+      for (const level of side.fromBest()) {
         w.varint(level.count);
         for (let o = level.head; o !== nil; o = engine.store.next[o]!) writeOrder(w, engine, o);
       }
