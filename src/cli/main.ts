@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { registerAccounts } from "./accounts.js";
+import { registerHistoryCommands } from "./history.js";
 import { registerJournalCommands } from "./journal.js";
 import { registerStart } from "./start.js";
 
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerAccounts(program);
   registerJournalCommands(program);
+  registerHistoryCommands(program);
   return program;
 }
 
