@@ -140,10 +140,11 @@ function tradeFrom(r: Row): TradeRecord {
 // JSON row layouts inside a bucket (documented in docs/history.md). A fill is [tradeId, taker 1 | maker 0]:
 // the trade row has the rest. An order row holds what changes ([orderId, seq, time, reasons, status, price,
 // quantity, filledQuantity, filledNotional]); what never changes is stored once, in order_home.placed.
-function ledgerJson(e: LedgerEntry): Json {
+// seq and time inside a bucket are relative to the bucket's firstSeq and firstTime (shorter JSON).
+function ledgerJson(e: LedgerEntry, baseSeq: number, baseTime: number): Json {
   return [
-    e.seq,
-    e.time,
+    e.seq - baseSeq,
+    e.time - baseTime,
     e.asset,
     j(e.deposit),
     j(e.withdrawal),
@@ -159,11 +160,11 @@ function ledgerJson(e: LedgerEntry): Json {
   ];
 }
 
-function ledgerFromJson(accountId: number, a: Json): LedgerEntry {
+function ledgerFromJson(accountId: number, a: Json, baseSeq: number, baseTime: number): LedgerEntry {
   return {
     accountId,
-    seq: a[0] as number,
-    time: a[1] as number,
+    seq: (a[0] as number) + baseSeq,
+    time: (a[1] as number) + baseTime,
     asset: a[2] as string,
     deposit: fromJ(a[3]),
     withdrawal: fromJ(a[4]),
@@ -179,11 +180,11 @@ function ledgerFromJson(accountId: number, a: Json): LedgerEntry {
   };
 }
 
-function orderJson(o: OrderRecord): Json {
+function orderJson(o: OrderRecord, baseSeq: number, baseTime: number): Json {
   return [
     o.orderId,
-    o.seq,
-    o.time,
+    o.seq - baseSeq,
+    o.time - baseTime,
     o.reasons,
     o.status,
     o.price,
@@ -210,11 +211,17 @@ function placedJson(o: OrderRecord): Json {
   ];
 }
 
-function orderFromJson(accountId: number, placed: Json, a: Json): OrderRecord {
+function orderFromJson(
+  accountId: number,
+  placed: Json,
+  a: Json,
+  baseSeq: number,
+  baseTime: number,
+): OrderRecord {
   return {
     orderId: a[0] as number,
-    seq: a[1] as number,
-    time: a[2] as number,
+    seq: (a[1] as number) + baseSeq,
+    time: (a[2] as number) + baseTime,
     reasons: a[3] as string,
     accountId,
     symbol: placed[0] as string,
@@ -252,7 +259,7 @@ const finalStatuses = new Set<string>(["filled", "cancelled", "expired"]);
 class Bucket {
   fills: Json[] = [];
   ledger: LedgerEntry[] = [];
-  orders: Json[] = [];
+  orders: OrderRecord[] = [];
   firstSeq = maxKey;
   lastSeq = 0;
   firstTime = maxKey;
@@ -295,6 +302,9 @@ export class SqliteHistoryStore implements HistoryStore {
     if (this.db !== null) return;
     if (this.path !== ":memory:") mkdirSync(dirname(this.path), { recursive: true });
     const db = new Database(this.path);
+    // 16 KiB pages (set before the first table; an existing database keeps its own): buckets are a few
+    // KiB each, and 4 KiB pages would give most of them a page, or an overflow chain, of their own.
+    db.pragma("page_size = 16384");
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
     db.pragma("cache_size = -131072"); // 128 MiB of page cache: hot index pages stay in memory
@@ -389,16 +399,15 @@ export class SqliteHistoryStore implements HistoryStore {
       // order_home: one INSERT at placement (with the final state if it closed in the same batch),
       // one UPDATE when it closes in a later batch.
       for (const o of batch.orders) {
-        const json = orderJson(o);
         const b = bucket(o.accountId);
-        b.orders.push(json);
+        b.orders.push(o);
         b.span(o.seq, o.time);
         const closed = finalStatuses.has(o.status);
         if (o.reasons.startsWith("placed")) {
-          const final = closed ? JSON.stringify(json) : null;
+          const final = closed ? JSON.stringify(orderJson(o, 0, 0)) : null;
           s.insertOrderHome.run(o.orderId, o.accountId, o.seq, o.time, JSON.stringify(placedJson(o)), final);
         } else if (closed) {
-          s.closeOrderHome.run(JSON.stringify(json), o.orderId);
+          s.closeOrderHome.run(JSON.stringify(orderJson(o, 0, 0)), o.orderId);
         }
       }
       for (const e of batch.ledger) {
@@ -417,8 +426,8 @@ export class SqliteHistoryStore implements HistoryStore {
           b.firstTime,
           b.lastTime,
           JSON.stringify(b.fills),
-          JSON.stringify(b.ledger.map(ledgerJson)),
-          JSON.stringify(b.orders),
+          JSON.stringify(b.ledger.map((e) => ledgerJson(e, b.firstSeq, b.firstTime))),
+          JSON.stringify(b.orders.map((o) => orderJson(o, b.firstSeq, b.firstTime))),
         );
       }
       for (const { after: b } of batch.balances) {
@@ -548,7 +557,7 @@ export class SqliteHistoryStore implements HistoryStore {
       if (bucket.orders === "[]") continue;
       for (const a of JSON.parse(bucket.orders) as Json[]) {
         if (a[0] !== orderId) continue;
-        const o = orderFromJson(accountId, placed, a);
+        const o = orderFromJson(accountId, placed, a, n(bucket.firstSeq), n(bucket.firstTime));
         if (o.seq > after) rows.push(o);
         if (finalStatuses.has(o.status)) return { rows, final: true };
         if (rows.length >= limit) return { rows, final: false };
@@ -563,7 +572,7 @@ export class SqliteHistoryStore implements HistoryStore {
     const accountId = n(home.accountId);
     const placed = JSON.parse(home.placed as string) as Json;
     if (home.final !== null)
-      return orderFromJson(accountId, placed, JSON.parse(home.final as string) as Json);
+      return orderFromJson(accountId, placed, JSON.parse(home.final as string) as Json, 0, 0);
     // Still open: its newest row, reading the account's buckets from the newest back to its placement.
     const placedSeq = n(home.seq);
     let scanned = 0;
@@ -577,7 +586,9 @@ export class SqliteHistoryStore implements HistoryStore {
       if (bucket.orders === "[]") continue;
       const rows = JSON.parse(bucket.orders) as Json[];
       for (let k = rows.length - 1; k >= 0; k--) {
-        if (rows[k]![0] === orderId) return orderFromJson(accountId, placed, rows[k]!);
+        if (rows[k]![0] === orderId) {
+          return orderFromJson(accountId, placed, rows[k]!, n(bucket.firstSeq), n(bucket.firstTime));
+        }
       }
     }
     throw new HistoryIntegrityError(
@@ -615,8 +626,10 @@ export class SqliteHistoryStore implements HistoryStore {
       for (const row of this.bucketsUp(q.accountId, t, Math.max(i, 0))) {
         if (n(row.firstTime) > toTime) break;
         scanned++;
+        const baseSeq = n(row.firstSeq);
+        const baseTime = n(row.firstTime);
         for (const x of JSON.parse(row.ledger) as Json[]) {
-          const e = ledgerFromJson(q.accountId, x);
+          const e = ledgerFromJson(q.accountId, x, baseSeq, baseTime);
           scanned++;
           if (ledgerCompare(e, t, i, a) <= 0) continue;
           if (e.time > toTime) return { items };
@@ -639,8 +652,10 @@ export class SqliteHistoryStore implements HistoryStore {
       if (n(row.lastTime) < fromTime) break;
       scanned++;
       const entries = JSON.parse(row.ledger) as Json[];
+      const baseSeq = n(row.firstSeq);
+      const baseTime = n(row.firstTime);
       for (let k = entries.length - 1; k >= 0; k--) {
-        const e = ledgerFromJson(q.accountId, entries[k]!);
+        const e = ledgerFromJson(q.accountId, entries[k]!, baseSeq, baseTime);
         scanned++;
         if (ledgerCompare(e, t, i, a) >= 0) continue;
         if (e.time < fromTime) return { items };
