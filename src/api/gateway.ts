@@ -202,7 +202,9 @@ export class Gateway {
       (symbol === undefined || o.symbol === symbol) &&
       (status === undefined || (status === "open" ? isOpen(o) : o.status === status));
     const found: OrderRecord[] = [];
-    for (const record of this.orders.ofAccount(accountId)) if (matches(record.order)) found.push(record);
+    const liveOnly = status === "open" || status === "untriggered" || status === "partially_filled";
+    const candidates = liveOnly ? this.orders.liveOf(accountId) : this.orders.ofAccount(accountId);
+    for (const record of candidates) if (matches(record.order)) found.push(record);
     found.sort((a, b) => b.order.orderId - a.order.orderId);
     return found.slice(0, apiLimits.ordersListMax).map((r) => this.viewOf(r));
   }
@@ -260,10 +262,7 @@ export class Gateway {
       if (error instanceof ApiError) outcome = error.code;
       throw error;
     } finally {
-      this.metrics.orderAck.observe(
-        { transport, outcome: outcomeLabel(outcome) },
-        (performance.now() - started) / 1000,
-      );
+      this.metrics.observeAck(transport, outcomeLabel(outcome), (performance.now() - started) / 1000);
     }
   }
 
@@ -320,10 +319,7 @@ export class Gateway {
       if (error instanceof ApiError) outcome = error.code;
       throw error;
     } finally {
-      this.metrics.orderAck.observe(
-        { transport, outcome: outcomeLabel(outcome) },
-        (performance.now() - started) / 1000,
-      );
+      this.metrics.observeAck(transport, outcomeLabel(outcome), (performance.now() - started) / 1000);
     }
   }
 

@@ -24,8 +24,11 @@ export const apiLimits = {
   authWindowMs: 5_000,
   /** Decrypted API secrets kept in memory (least recently used dropped first). */
   secretCacheMax: 100_000,
-  /** Closed orders kept for GET /v1/orders/{id}, ORDER_CLOSED and fills (oldest closed dropped first). */
-  closedOrdersKeptMax: 100_000,
+  /**
+   * Orders the API remembers for GET /v1/orders/{id}, ORDER_CLOSED and their fills: the newest this
+   * many by id, open or closed, plus every open order older than that.
+   */
+  recentOrdersKeptMax: 100_000,
   /** Fills kept per order in the order store (the newest are kept). */
   fillsPerOrderKeptMax: 1_000,
   /** Fills kept per account for GET /v1/fills until the history store serves it (newest kept). */

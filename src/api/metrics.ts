@@ -28,6 +28,9 @@ export class ApiMetrics {
   readonly rateLimited: Counter<"limit">;
   readonly journalFsync: Histogram;
   readonly journalBatch: Histogram;
+  /** Labelled children of the hot histograms, so that an observation does not hash its labels. */
+  private readonly ackChildren = new Map<string, { observe(value: number): void }>();
+  private readonly httpChildren = new Map<string, { observe(value: number): void }>();
   private lastCommands = 0;
   private lastCommandsAt = Date.now();
 
@@ -124,6 +127,27 @@ export class ApiMetrics {
     this.lastCommands = total;
     this.lastCommandsAt = now;
     return rate;
+  }
+
+  observeAck(transport: string, outcome: string, seconds: number): void {
+    const key = `${transport} ${outcome}`;
+    let child = this.ackChildren.get(key);
+    if (child === undefined) {
+      child = this.orderAck.labels(transport, outcome);
+      this.ackChildren.set(key, child);
+    }
+    child.observe(seconds);
+  }
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${route} ${status}`;
+    let child = this.httpChildren.get(key);
+    if (child === undefined) {
+      // Bounded: methods × routes of the table × statuses of the catalog.
+      child = this.httpDuration.labels(method, route, String(status));
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   /** Pulls the journal's figures gathered since the last scrape. */

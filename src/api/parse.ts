@@ -80,56 +80,90 @@ export function placesOf(unit: Decimal): number {
   return scale;
 }
 
+const plainDecimal = /^[0-9]+(\.[0-9]+)?$/;
+
 /**
- * `text` as a whole number of `unit`s, or null: it must be a plain decimal string of at most
- * decimalLengthMax characters with no more decimals than the unit has, and a whole multiple of it.
+ * A unit of the API's decimals (a tick, a lot, an asset's smallest unit): text → whole units. The
+ * text must be a plain decimal string of at most decimalLengthMax characters with no more decimals
+ * than the unit has, and a whole multiple of it. Short inputs (every real price and quantity) are
+ * computed with exact double arithmetic below 2^53; anything longer goes through bigint
+ * (src/engine/decimal.ts). Both give the same answer: the test suite checks them against each other.
  */
-export function unitsOf(text: unknown, unit: Decimal, places: number): bigint | null {
-  if (typeof text !== "string") return null;
-  const value = parseDecimal(text);
-  if (value === null || value.scale > places) return null;
-  return divideExact(value, unit);
+export class DecimalUnit {
+  readonly places: number;
+  /** The unit in steps of 10^-places (an integer, since places keeps every significant digit). */
+  private readonly step: number;
+
+  constructor(readonly unit: Decimal) {
+    this.places = placesOf(unit);
+    const step = unit.digits / 10n ** BigInt(unit.scale - this.places);
+    this.step = step <= 1_000_000n ? Number(step) : 0;
+  }
+
+  /** Whole units, or null when the text is not a valid amount of this unit. */
+  units(text: unknown): bigint | number | null {
+    if (typeof text !== "string") return null;
+    if (text.length <= 15 && this.places <= 15 && this.step !== 0) {
+      const dot = text.indexOf(".");
+      const fraction = dot < 0 ? 0 : text.length - dot - 1;
+      const integer = dot < 0 ? text.length : dot;
+      if (integer + this.places <= 15 && fraction <= this.places && plainDecimal.test(text)) {
+        const digits = dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1);
+        const scaled = Number(digits) * 10 ** (this.places - fraction); // exact: below 10^15
+        return scaled % this.step === 0 ? scaled / this.step : null;
+      }
+    }
+    return this.slowUnits(text);
+  }
+
+  /** The bigint path: any length up to decimalLengthMax. */
+  slowUnits(text: string): bigint | null {
+    const value = parseDecimal(text);
+    if (value === null || value.scale > this.places) return null;
+    return divideExact(value, this.unit);
+  }
 }
 
 function decimalField(
   body: Record<string, unknown>,
   field: string,
-  unit: Decimal,
-  places: number,
+  unit: DecimalUnit,
   code: ErrorCode,
   max: number,
 ): number {
   const text = body[field];
   if (text === undefined) return 0;
   if (typeof text !== "string") throw invalid(`${field} must be a decimal string`);
-  const units = unitsOf(text, unit, places);
+  const units = unit.units(text);
   if (units === null)
     throw new ApiError(code, `${field} "${text.slice(0, 70)}" is not a valid decimal for this market`);
-  if (units > BigInt(max)) throw new ApiError(code, `${field} is too large`);
+  if (units > max) throw new ApiError(code, `${field} is too large`);
   return Number(units);
 }
 
-/** Per market: units and their decimal places, settled once. */
+/** Per market: its units, settled once. */
 interface MarketUnits {
   readonly market: Market;
-  readonly tickPlaces: number;
-  readonly lotPlaces: number;
-  readonly quoteUnit: Decimal;
-  readonly quotePlaces: number;
+  readonly tick: DecimalUnit;
+  readonly lot: DecimalUnit;
+  readonly quote: DecimalUnit;
 }
 
 export class RequestParser {
   private readonly markets = new Map<string, MarketUnits>();
+  private readonly assets = new Map<string, DecimalUnit>();
 
   constructor(readonly config: SettledConfig) {
     for (const market of config.markets) {
       this.markets.set(market.symbol, {
         market,
-        tickPlaces: placesOf(market.tickSize),
-        lotPlaces: placesOf(market.lotSize),
-        quoteUnit: { digits: 1n, scale: market.quote.precision },
-        quotePlaces: market.quote.precision,
+        tick: new DecimalUnit(market.tickSize),
+        lot: new DecimalUnit(market.lotSize),
+        quote: new DecimalUnit({ digits: 1n, scale: market.quote.precision }),
       });
+    }
+    for (const asset of config.assets) {
+      this.assets.set(asset.asset, new DecimalUnit({ digits: 1n, scale: asset.precision }));
     }
   }
 
@@ -173,39 +207,17 @@ export class RequestParser {
     }
     const units = this.markets.get(symbol);
     if (units === undefined) throw new ApiError("UNKNOWN_SYMBOL", `no market "${symbol.slice(0, 40)}"`);
-    const m = units.market;
-    const price = decimalField(
-      body,
-      "price",
-      m.tickSize,
-      units.tickPlaces,
-      "INVALID_PRICE",
-      limits.priceTicksMax,
-    );
-    const stopPrice = decimalField(
-      body,
-      "stopPrice",
-      m.tickSize,
-      units.tickPlaces,
-      "INVALID_STOP_PRICE",
-      limits.priceTicksMax,
-    );
-    const quantity = decimalField(
-      body,
-      "quantity",
-      m.lotSize,
-      units.lotPlaces,
-      "INVALID_QUANTITY",
-      limits.quantityLotsMax,
-    );
+    const price = decimalField(body, "price", units.tick, "INVALID_PRICE", limits.priceTicksMax);
+    const stopPrice = decimalField(body, "stopPrice", units.tick, "INVALID_STOP_PRICE", limits.priceTicksMax);
+    const quantity = decimalField(body, "quantity", units.lot, "INVALID_QUANTITY", limits.quantityLotsMax);
     let quoteQuantity: Int = 0;
     if (body.quoteQuantity !== undefined) {
       const text = body.quoteQuantity;
       if (typeof text !== "string") throw invalid("quoteQuantity must be a decimal string");
-      const q = unitsOf(text, units.quoteUnit, units.quotePlaces);
+      const q = units.quote.units(text);
       if (q === null)
         throw new ApiError("INVALID_QUANTITY", `quoteQuantity "${text.slice(0, 70)}" is not a valid amount`);
-      quoteQuantity = normalize(q);
+      quoteQuantity = typeof q === "number" ? q : normalize(q);
     }
     return {
       type: "place",
@@ -229,20 +241,12 @@ export class RequestParser {
   amend(accountId: number, orderId: number, symbol: string, raw: unknown): AmendInput {
     const body = objectBody(raw, amendFields, "amendment");
     const units = this.markets.get(symbol)!;
-    const m = units.market;
     return {
       type: "amend",
       accountId,
       orderId,
-      quantity: decimalField(
-        body,
-        "quantity",
-        m.lotSize,
-        units.lotPlaces,
-        "INVALID_QUANTITY",
-        limits.quantityLotsMax,
-      ),
-      price: decimalField(body, "price", m.tickSize, units.tickPlaces, "INVALID_PRICE", limits.priceTicksMax),
+      quantity: decimalField(body, "quantity", units.lot, "INVALID_QUANTITY", limits.quantityLotsMax),
+      price: decimalField(body, "price", units.tick, "INVALID_PRICE", limits.priceTicksMax),
     };
   }
 
@@ -255,7 +259,7 @@ export class RequestParser {
     const asset = this.config.assetByName.get(body.asset);
     if (asset === undefined) throw new ApiError("UNKNOWN_ASSET", `no asset "${body.asset.slice(0, 40)}"`);
     if (!transferIdPattern.test(body.transferId)) throw new ApiError("INVALID_TRANSFER_ID");
-    const units = unitsOf(body.amount, { digits: 1n, scale: asset.precision }, asset.precision);
+    const units = this.assets.get(asset.asset)!.units(body.amount);
     if (units === null) {
       throw new ApiError(
         "INVALID_AMOUNT",
@@ -266,7 +270,7 @@ export class RequestParser {
       type: kind,
       accountId,
       asset: asset.asset,
-      amount: normalize(units),
+      amount: typeof units === "number" ? units : normalize(units),
       transferId: body.transferId,
     };
   }

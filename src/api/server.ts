@@ -165,12 +165,10 @@ export class ApiServer {
     });
 
     app.addHook("onResponse", async (request, reply) => {
-      metrics.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? "unmatched",
-          status: String(reply.statusCode),
-        },
+      metrics.observeHttp(
+        request.method,
+        request.routeOptions.url ?? "unmatched",
+        reply.statusCode,
         reply.elapsedTime / 1000,
       );
     });

@@ -16,8 +16,10 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
+import type { EngineEvent } from "../engine/types.js";
 import type { MarketData, MarketDataUpdate } from "../marketdata/marketdata.js";
 import { marketDataLimits } from "../marketdata/marketdata-limits.js";
+import { AccountFeed, type AccountMessage } from "./account-feed.js";
 import type { Authenticator } from "./auth.js";
 import { ApiError, errorCatalog } from "./errors.js";
 import type { Gateway } from "./gateway.js";
@@ -63,6 +65,10 @@ export class WsGateway {
   private readonly connections = new Set<Connection>();
   /** Channel key ("book:BTC-USD", "orders:42") → subscribers. */
   private readonly channels = new Map<string, Set<Connection>>();
+  /** Accounts with an `orders` / `balances` subscriber → number of subscriptions. */
+  private readonly orderListeners = new Map<number, number>();
+  private readonly balanceListeners = new Map<number, number>();
+  private readonly accountFeed: AccountFeed;
   private readonly corked: Connection[] = [];
   private flushScheduled = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -77,6 +83,11 @@ export class WsGateway {
       // JSON.parse rejects what a broken UTF-8 sequence decodes to; skipping the check saves a pass.
       skipUTF8Validation: true,
     });
+    this.accountFeed = new AccountFeed(
+      ctx.marketData.views,
+      (id) => this.orderListeners.has(id),
+      (id) => this.balanceListeners.has(id),
+    );
     this.heartbeat = setInterval(() => this.ping(), apiLimits.wsHeartbeatMs);
     this.heartbeat.unref();
   }
@@ -181,9 +192,19 @@ export class WsGateway {
 
   // ───────────────────────────── fan-out ─────────────────────────────
 
-  /** Market data and account updates of one durable batch, in order. */
-  publish(updates: readonly MarketDataUpdate[]): void {
+  /**
+   * One durable batch: its public market-data updates, then its account messages (built here only for
+   * subscribed accounts, see src/api/account-feed.ts).
+   */
+  publish(updates: readonly MarketDataUpdate[], events: readonly EngineEvent[]): void {
     if (this.channels.size === 0) return;
+    this.publishUpdates(updates);
+    if (this.orderListeners.size > 0 || this.balanceListeners.size > 0) {
+      this.publishUpdates(this.accountFeed.messages(events));
+    }
+  }
+
+  private publishUpdates(updates: readonly (MarketDataUpdate | AccountMessage)[]): void {
     for (let i = 0; i < updates.length; i++) {
       const u = updates[i]!;
       let key: string;
@@ -327,6 +348,7 @@ export class WsGateway {
         );
       }
       conn.subscriptions.add(key);
+      this.countListener(key, +1);
       let subscribers = this.channels.get(key);
       if (subscribers === undefined) this.channels.set(key, (subscribers = new Set()));
       subscribers.add(conn);
@@ -362,8 +384,21 @@ export class WsGateway {
     this.reply(conn, id, result);
   }
 
+  private countListener(key: string, delta: number): void {
+    const colon = key.indexOf(":");
+    const channel = key.slice(0, colon);
+    const listeners =
+      channel === "orders" ? this.orderListeners : channel === "balances" ? this.balanceListeners : null;
+    if (listeners === null) return;
+    const accountId = Number(key.slice(colon + 1));
+    const n = (listeners.get(accountId) ?? 0) + delta;
+    if (n > 0) listeners.set(accountId, n);
+    else listeners.delete(accountId);
+  }
+
   private unsubscribeKey(conn: Connection, key: string): void {
-    conn.subscriptions.delete(key);
+    if (!conn.subscriptions.delete(key)) return;
+    this.countListener(key, -1);
     const subscribers = this.channels.get(key);
     if (subscribers === undefined) return;
     subscribers.delete(conn);

@@ -3,6 +3,7 @@
  * for the long-term history (docs/history.md).
  */
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import { defaultConfig, type EngineConfig, settleConfig } from "../engine/config.js";
 import { formatAmount } from "../engine/decimal.js";
@@ -221,6 +222,81 @@ async function rebuild(o: StoreOptions & { yes?: boolean }): Promise<void> {
   }
 }
 
+async function sqliteStoreFor(o: StoreOptions, what: string) {
+  const store = await openStore(o);
+  const { SqliteHistoryStore } = await import("../history/sqlite-store.js");
+  if (!(store instanceof SqliteHistoryStore)) {
+    await store.close();
+    throw new Error(
+      `${what} works on the embedded SQLite history; on DynamoDB, retention is TTL (ttlDays=… in the history URL) ` +
+        "and long-term copies are DynamoDB's export to S3 (docs/history.md)",
+    );
+  }
+  return store;
+}
+
+function archiveDirOf(o: StoreOptions & { out?: string; from?: string }): string {
+  return o.out ?? o.from ?? join(dataDirOf(o), "history", "archive");
+}
+
+async function archive(o: StoreOptions & { before: string; out?: string }): Promise<void> {
+  const { archiveBefore, parseDay } = await import("../history/archive.js");
+  const before = parseDay(o.before);
+  const store = await sqliteStoreFor(o, "archive");
+  try {
+    const dir = archiveDirOf(o);
+    const result = await archiveBefore(store, before, dir);
+    if (o.json) console.log(JSON.stringify({ directory: dir, ...result }));
+    else {
+      for (const p of result.periods) {
+        const rows = p.files.reduce((n, f) => n + f.rows, 0);
+        const bytes = p.files.reduce((n, f) => n + f.bytes, 0);
+        console.log(
+          `archived ${p.period}: ${p.files.length} files, ${rows} rows, ${bytes} bytes (verified) in ${join(dir, p.period)}`,
+        );
+      }
+      if (result.periods.length === 0) console.log("nothing to archive");
+      if (result.openFromTime !== null) {
+        console.log(
+          `days from ${new Date(result.openFromTime).toISOString().slice(0, 10)} on are not closed yet (the history has not passed their end)`,
+        );
+      }
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+async function restore(o: StoreOptions & { period?: string; all?: boolean; from?: string }): Promise<void> {
+  const { archivedPeriods, restorePeriod, parseDay } = await import("../history/archive.js");
+  if ((o.period === undefined) === (o.all !== true)) throw new Error("give --period <YYYY-MM-DD> or --all");
+  const store = await sqliteStoreFor(o, "restore");
+  try {
+    const dir = archiveDirOf(o);
+    let periods: string[];
+    if (o.all)
+      periods = archivedPeriods(store)
+        .filter((p) => p.state === "archived")
+        .map((p) => p.period);
+    else {
+      parseDay(o.period!);
+      periods = [o.period!];
+    }
+    for (const period of periods) {
+      const known = archivedPeriods(store).find((p) => p.period === period);
+      const r = await restorePeriod(store, known?.directory ?? join(dir, period));
+      console.log(
+        r.rows === 0
+          ? `${period}: already restored`
+          : `restored ${period}: ${r.rows} rows (checksums verified)`,
+      );
+    }
+    if (periods.length === 0) console.log("nothing archived");
+  } finally {
+    await store.close();
+  }
+}
+
 export function registerHistoryCommands(program: Command): void {
   const history = program
     .command("history")
@@ -253,4 +329,25 @@ export function registerHistoryCommands(program: Command): void {
       )
       .option("--yes", "really empty and refill it"),
   ).action(rebuild);
+  withStore(
+    history
+      .command("archive")
+      .description(
+        "move closed days before a date to gzip JSON-lines files (per day and symbol, with a SHA-256 manifest), verify them, then remove them from the store (SQLite; DynamoDB uses TTL)",
+      )
+      .requiredOption("--before <date>", "archive the closed days before this UTC date (YYYY-MM-DD)")
+      .option("--out <dir>", "archive directory (default <data-dir>/history/archive)")
+      .option("--json", "machine-readable output"),
+  ).action(archive);
+  withStore(
+    history
+      .command("restore")
+      .description("bring archived days back into the store (checksums verified first)")
+      .option("--period <date>", "the archived day (YYYY-MM-DD)")
+      .option("--all", "every archived day")
+      .option(
+        "--from <dir>",
+        "archive directory (default: where the day was archived, else <data-dir>/history/archive)",
+      ),
+  ).action(restore);
 }

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /**
  * The `bourse` command. Each group of subcommands lives in its own module and registers itself here.
  */

@@ -103,7 +103,8 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
   // ── durable views, seeded from the recovered state, then fed by the output gate only
   const orders = new OrderStore();
   const balances = new BalanceView(settled.assets.map((a) => a.asset));
-  const marketData = new MarketData(settled);
+  // Account messages are built by the WebSocket gateway, for subscribed accounts only (src/api/account-feed.ts).
+  const marketData = new MarketData(settled, { accountMessages: false });
   const dump = engine.dump();
   orders.seed(dump);
   balances.seed(dump);
@@ -153,7 +154,7 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
   pipeline.onDurable((events) => {
     balances.apply(events);
     orders.apply(events);
-    server.ws.publish(marketData.apply(events));
+    server.ws.publish(marketData.apply(events), events);
   });
 
   // ── time: GTD orders expire without other traffic; the ticker's 24 h window follows the clock
