@@ -241,7 +241,7 @@ export class Gateway {
 
   private viewOf(record: OrderRecord): OrderView {
     const orderId = record.order.orderId;
-    const fills: FillView[] = record.fills.map((f) => this.views.fillView(f.trade, orderId));
+    const fills: FillView[] = record.fills.map((t) => this.views.fillView(t, orderId));
     const view = this.views.orderView(record.order, fills);
     view.updatedAt = record.updatedAt;
     return view;

@@ -31,8 +31,8 @@ export const apiLimits = {
   recentOrdersKeptMax: 100_000,
   /** Fills kept per order in the order store (the newest are kept). */
   fillsPerOrderKeptMax: 1_000,
-  /** Fills kept per account for GET /v1/fills until the history store serves it (newest kept). */
-  fillsPerAccountKeptMax: 10_000,
+  /** Trades kept (all markets) for GET /v1/fills until the history store serves it: the newest. */
+  recentTradesKeptMax: 200_000,
   /** Book depth and trades when the query gives none (maxima: src/marketdata/marketdata-limits.ts). */
   bookDepthDefault: 50,
   tradesLimitDefault: 100,

@@ -5,7 +5,7 @@
  * The engine forgets an order when it closes; the API must still answer GET /v1/orders/{id}, ORDER_CLOSED
  * and an order's fills. So this store keeps every open order, plus every order among the newest
  * apiLimits.recentOrdersKeptMax by id, open or closed, each with its newest fills
- * (apiLimits.fillsPerOrderKeptMax), and per account its newest fills (apiLimits.fillsPerAccountKeptMax)
+ * (apiLimits.fillsPerOrderKeptMax), and the newest trades of all markets (apiLimits.recentTradesKeptMax)
  * for GET /v1/fills until the history store (issue #5) serves it.
  *
  * At start it is seeded from the recovered engine: open orders come back with their state, but not
@@ -13,25 +13,21 @@
  */
 import type { EngineDump, OrderDump } from "../engine/dump.js";
 import { type Int, normalize } from "../engine/int.js";
-import type { BalanceEvent, EngineEvent, OrderEvent, Side, TradeEvent } from "../engine/types.js";
+import type { BalanceEvent, EngineEvent, OrderEvent, TradeEvent } from "../engine/types.js";
 import { apiLimits } from "./limits.js";
 
+/** One side of a trade: the trade and the order of the account that took part. */
 export interface FillRecord {
   readonly trade: TradeEvent;
   readonly orderId: number;
-  readonly accountId: number;
-  readonly side: Side;
-  readonly liquidity: "maker" | "taker";
-  /** Quote units charged to this side. */
-  readonly fee: Int;
 }
 
 export interface OrderRecord {
   /** The order's latest state. */
   order: OrderEvent;
   updatedAt: number;
-  /** Oldest first; at most fillsPerOrderKeptMax, the newest kept. */
-  fills: FillRecord[];
+  /** The order's trades, oldest first; at most fillsPerOrderKeptMax, the newest kept. */
+  fills: TradeEvent[];
 }
 
 export function isClosed(order: OrderEvent): boolean {
@@ -41,31 +37,6 @@ export function isClosed(order: OrderEvent): boolean {
 
 export function isOpen(order: OrderEvent): boolean {
   return order.status === "open" || order.status === "partially_filled";
-}
-
-/** A bounded FIFO of fills, newest at the end. */
-class FillQueue {
-  private items: FillRecord[] = [];
-  private head = 0;
-
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
-  push(fill: FillRecord, max: number): void {
-    this.items.push(fill);
-    if (this.size > max) this.head++;
-    // Compact once the dead prefix is as large as the live part, so pushes stay amortized O(1).
-    if (this.head > 64 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  /** Newest first. */
-  *newestFirst(): Generator<FillRecord> {
-    for (let i = this.items.length - 1; i >= this.head; i--) yield this.items[i]!;
-  }
 }
 
 export class OrderStore {
@@ -81,15 +52,22 @@ export class OrderStore {
   private readonly older = new Map<number, OrderRecord>();
   /** Per account: its open and untriggered orders. */
   private readonly liveByAccount = new Map<number, Map<number, OrderRecord>>();
-  private readonly accountFills = new Map<number, FillQueue>();
+  /**
+   * The newest trades of every market, a ring: GET /v1/fills scans it for the account's side of each
+   * (one bound for all accounts together, and no per-fill allocation: the engine's trade events are kept
+   * as they are). The history store (issue #5) takes over /v1/fills for anything older.
+   */
+  private readonly trades: (TradeEvent | undefined)[];
+  private tradesNext = 0;
   private openGtd = 0;
 
   constructor(
     private readonly windowSize: number = apiLimits.recentOrdersKeptMax,
     private readonly fillsPerOrderMax: number = apiLimits.fillsPerOrderKeptMax,
-    private readonly fillsPerAccountMax: number = apiLimits.fillsPerAccountKeptMax,
+    private readonly tradesMax: number = apiLimits.recentTradesKeptMax,
   ) {
     this.window = new Array<OrderRecord | undefined>(windowSize).fill(undefined);
+    this.trades = new Array<TradeEvent | undefined>(tradesMax).fill(undefined);
   }
 
   get(orderId: number): OrderRecord | undefined {
@@ -112,9 +90,15 @@ export class OrderStore {
     return this.liveByAccount.get(accountId)?.values() ?? [];
   }
 
-  /** The account's newest fills, newest first. */
-  fillsOf(accountId: number): Iterable<FillRecord> {
-    return this.accountFills.get(accountId)?.newestFirst() ?? [];
+  /** The account's fills among the newest trades, newest first. */
+  *fillsOf(accountId: number): Generator<FillRecord> {
+    const n = this.tradesMax;
+    for (let k = 1; k <= n; k++) {
+      const t = this.trades[(this.tradesNext - k + n) % n];
+      if (t === undefined) return;
+      if (t.takerAccountId === accountId) yield { trade: t, orderId: t.takerOrderId };
+      else if (t.makerAccountId === accountId) yield { trade: t, orderId: t.makerOrderId };
+    }
   }
 
   apply(events: readonly EngineEvent[]): void {
@@ -164,34 +148,17 @@ export class OrderStore {
   }
 
   private onTrade(t: TradeEvent): void {
-    const makerSide: Side = t.takerSide === "buy" ? "sell" : "buy";
-    this.addFill({
-      trade: t,
-      orderId: t.takerOrderId,
-      accountId: t.takerAccountId,
-      side: t.takerSide,
-      liquidity: "taker",
-      fee: t.takerFee,
-    });
-    this.addFill({
-      trade: t,
-      orderId: t.makerOrderId,
-      accountId: t.makerAccountId,
-      side: makerSide,
-      liquidity: "maker",
-      fee: t.makerFee,
-    });
+    this.addFill(t.takerOrderId, t);
+    this.addFill(t.makerOrderId, t);
+    this.trades[this.tradesNext] = t;
+    this.tradesNext = (this.tradesNext + 1) % this.tradesMax;
   }
 
-  private addFill(fill: FillRecord): void {
-    const record = this.get(fill.orderId);
-    if (record !== undefined) {
-      record.fills.push(fill);
-      if (record.fills.length > this.fillsPerOrderMax) record.fills.shift();
-    }
-    let queue = this.accountFills.get(fill.accountId);
-    if (queue === undefined) this.accountFills.set(fill.accountId, (queue = new FillQueue()));
-    queue.push(fill, this.fillsPerAccountMax);
+  private addFill(orderId: number, t: TradeEvent): void {
+    const record = this.get(orderId);
+    if (record === undefined) return;
+    record.fills.push(t);
+    if (record.fills.length > this.fillsPerOrderMax) record.fills.shift();
   }
 
   /** Seeds the store with the open and untriggered orders of a recovered engine. */
