@@ -105,6 +105,9 @@ export class Engine implements EngineModel {
   private readonly dirtyChanged: number[] = [];
   private readonly touchedMarkets: MarketState[] = [];
   private walkCost: Int = 0;
+  /** False while replaying: state changes only, no events built (recovery, followers, verify). */
+  private emitting = true;
+  private readonly discarded: EngineEvent[] = [];
   /** Notional a market buy by quantity may still spend: the walk cost it was held for (see payFromHold). */
   private takerWalkCost: Int = 0;
 
@@ -117,6 +120,16 @@ export class Engine implements EngineModel {
   }
 
   // ───────────────────────────── the command loop ─────────────────────────────
+
+  /**
+   * Applies a command for its effect on the state only, building no events: replaying a journal
+   * needs the state, not the events, and skipping them makes replay several times faster.
+   */
+  replay(cmd: Command): void {
+    this.emitting = false;
+    this.apply(cmd, this.discarded);
+    this.emitting = true;
+  }
 
   apply(cmd: Command, out: EngineEvent[]): void {
     if (!(cmd.seq > this.lastSeq) || !(cmd.time >= this.time)) {
@@ -166,6 +179,7 @@ export class Engine implements EngineModel {
     orderId = 0,
     clientOrderId = "",
   ): void {
+    if (!this.emitting) return;
     this.out.push({
       type: "rejected",
       seq: this.seq,
@@ -186,7 +200,7 @@ export class Engine implements EngineModel {
 
   /** Saves the balance before its first change in this command, for the balance events. */
   private touch(account: Account, asset: number): void {
-    if (account.touchedStamp[asset] === this.stamp) return;
+    if (account.touchedStamp[asset] === this.stamp || !this.emitting) return;
     account.touchedStamp[asset] = this.stamp;
     const i = this.dirtyCount++;
     this.dirtyAccounts[i] = account;
@@ -287,7 +301,8 @@ export class Engine implements EngineModel {
     account.sealedSecret = cmd.sealedSecret ?? "";
     this.accounts.push(account);
     if (account.apiKey !== "") this.accountByApiKey.set(account.apiKey, account);
-    this.out.push({ type: "account_created", seq: this.seq, time: this.time, accountId: account.id });
+    if (this.emitting)
+      this.out.push({ type: "account_created", seq: this.seq, time: this.time, accountId: account.id });
   }
 
   private transfer(cmd: TransferCommand): void {
@@ -332,6 +347,7 @@ export class Engine implements EngineModel {
   }
 
   private transferEvent(cmd: TransferCommand, accountId: number, duplicate: boolean): void {
+    if (!this.emitting) return;
     this.out.push({
       type: "transfer",
       seq: this.seq,
@@ -417,14 +433,15 @@ export class Engine implements EngineModel {
       }
       const original = account.clientOrderIds?.get(clientOrderId);
       if (original !== undefined) {
-        this.out.push({
-          type: "duplicate_order",
-          seq: this.seq,
-          time: this.time,
-          accountId: account.id,
-          orderId: original,
-          clientOrderId,
-        });
+        if (this.emitting)
+          this.out.push({
+            type: "duplicate_order",
+            seq: this.seq,
+            time: this.time,
+            accountId: account.id,
+            orderId: original,
+            clientOrderId,
+          });
         return;
       }
     }
@@ -681,23 +698,25 @@ export class Engine implements EngineModel {
     level.total -= quantity;
     ms.lastPrice = price;
     this.touchMarket(ms);
-    this.out.push({
-      type: "trade",
-      seq: this.seq,
-      time: this.time,
-      tradeId: this.nextTradeId++,
-      symbol: market.symbol,
-      price,
-      quantity,
-      notional,
-      takerSide: sideNames[store.side(taker)]!,
-      takerOrderId: store.id[taker]!,
-      takerAccountId: store.account[taker]!,
-      makerOrderId: store.id[maker]!,
-      makerAccountId: store.account[maker]!,
-      takerFee,
-      makerFee,
-    });
+    const tradeId = this.nextTradeId++;
+    if (this.emitting)
+      this.out.push({
+        type: "trade",
+        seq: this.seq,
+        time: this.time,
+        tradeId,
+        symbol: market.symbol,
+        price,
+        quantity,
+        notional,
+        takerSide: sideNames[store.side(taker)]!,
+        takerOrderId: store.id[taker]!,
+        takerAccountId: store.account[taker]!,
+        makerOrderId: store.id[maker]!,
+        makerAccountId: store.account[maker]!,
+        takerFee,
+        makerFee,
+      });
     if (store.filled[maker] === store.quantity[maker]) {
       this.close(maker, Status.Filled, "traded");
     } else {
@@ -789,6 +808,7 @@ export class Engine implements EngineModel {
   }
 
   private orderEvent(slot: number, reason: OrderReason): void {
+    if (!this.emitting) return;
     const s = this.store;
     const extra = s.extra(slot);
     this.out.push({

@@ -10,7 +10,7 @@
  *   they need) or the journal from seq 1 rebuilds the same state.
  */
 
-import type { Command, EngineEvent } from "../engine/types.js";
+import type { Command } from "../engine/types.js";
 import type { FileSystem } from "../platform/file-system.js";
 import { joinPath } from "../platform/file-system.js";
 import { CommandDecoder } from "./command-codec.js";
@@ -107,14 +107,12 @@ export async function recover(options: RecoveryOptions): Promise<RecoveryResult>
   const machine = start.machine;
   const upToSeq = options.upToSeq ?? Number.POSITIVE_INFINITY;
   const decoder = new CommandDecoder();
-  const out: EngineEvent[] = [];
   const onRecord = options.onRecord;
   let currentFile = "";
   let replayed = 0;
   const visit: RecordVisitor = (bytes, view, bodyStart, bodyEnd, seq, time, offset) => {
     const cmd = decoder.decode(bytes, view, bodyStart, bodyEnd, seq, time);
-    machine.apply(cmd, out);
-    out.length = 0;
+    machine.replay(cmd);
     replayed++;
     if (onRecord !== undefined) onRecord(cmd, currentFile, offset);
   };

@@ -7,7 +7,6 @@
  * The same class runs in-process (simulation, tests, tools) and inside the worker thread.
  */
 
-import type { EngineEvent } from "../engine/types.js";
 import type { FileSystem } from "../platform/file-system.js";
 import { CommandDecoder } from "./command-codec.js";
 import { getU64 } from "./format.js";
@@ -44,7 +43,6 @@ export class SnapshotFollower {
   private machine: StateMachine | null = null;
   private position: SnapshotPosition = { seq: 0, time: 0, chain: 0, segmentFirstSeq: 0, nextOffset: 0 };
   private readonly decoder = new CommandDecoder();
-  private readonly out: EngineEvent[] = [];
   private lastSnapshotSeq = -1;
 
   constructor(private readonly options: FollowerOptions) {}
@@ -96,8 +94,7 @@ export class SnapshotFollower {
         seq,
         time,
       );
-      machine.apply(cmd, this.out);
-      this.out.length = 0;
+      machine.replay(cmd);
       this.position.seq = seq;
       offset += recordBytes;
     }

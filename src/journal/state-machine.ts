@@ -10,6 +10,8 @@ import type { Command, EngineEvent } from "../engine/types.js";
 
 export interface StateMachine {
   apply(cmd: Command, out: EngineEvent[]): void;
+  /** Applies a command for its state only, without building events (recovery, followers, verify). */
+  replay(cmd: Command): void;
   /** Canonical bytes of the whole state, lastSeq included. */
   snapshot(): Uint8Array;
   /** Hex SHA-256 of the state. */

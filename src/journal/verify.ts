@@ -5,7 +5,6 @@
  * state and the same chain position; the seal of a clean shutdown. Replays from seq 1 when the
  * journal still starts there, else from the oldest valid snapshot, and prints the final state hash.
  */
-import type { EngineEvent } from "../engine/types.js";
 import type { FileSystem } from "../platform/file-system.js";
 import { joinPath } from "../platform/file-system.js";
 import { CommandDecoder } from "./command-codec.js";
@@ -108,7 +107,6 @@ export async function verifyJournal(
   }
 
   const decoder = new CommandDecoder();
-  const out: EngineEvent[] = [];
   const state: ScanState = { nextSeq: first?.firstSeq ?? 1, chain: 0, time: 0 };
   const checkSnapshotAt = (seq: number): void => {
     const snapshot = valid.get(seq);
@@ -176,7 +174,7 @@ export async function verifyJournal(
       records++;
       if (machine !== null) {
         try {
-          machine.apply(decoder.decode(b, view, bodyStart, bodyEnd, seq, time), out);
+          machine.replay(decoder.decode(b, view, bodyStart, bodyEnd, seq, time));
         } catch (error) {
           problems.push({
             file: name,
@@ -185,7 +183,6 @@ export async function verifyJournal(
           });
           machine = null;
         }
-        out.length = 0;
         report.replayed++;
       }
       // The state passes a snapshot's seq: compare (this runs before the next record is applied).
