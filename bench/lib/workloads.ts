@@ -379,7 +379,12 @@ function generateA(opts: GenerateOptions): Generator {
       if (distance < near) {
         // Requote near the mid, now and then a tick or two through it: these are the moves that trade.
         const offset = rng.int(near) - through;
-        g.move(o, Math.max(1, o.isBuy ? m - offset : m + offset));
+        let price = Math.max(1, o.isBuy ? m - offset : m + offset);
+        // A move always changes the price, as exchange-core's does: at an unchanged price the engine
+        // keeps the order's queue position while nodejs-order-book's modify re-queues it, and the books
+        // would drift apart.
+        if (price === o.price) price += o.price > 1 && rng.int(2) === 0 ? -1 : 1;
+        g.move(o, price);
       } else {
         const toward = (m - o.price) * 0.01;
         g.move(o, Math.max(1, o.price + (o.price > m ? Math.floor(toward) : Math.ceil(toward))));
