@@ -40,6 +40,47 @@ export const limits = {
   stopTriggersPerCommandMax: 10_000,
 } as const;
 
+/** The journal (src/journal): command sizes, group commit, segments, snapshots. Relations asserted in journal-limits.ts. */
+export const journalLimits = {
+  /** Bytes of one encoded command body. A bigger command is refused before it reaches the engine. JOURNAL_COMMAND_TOO_LARGE */
+  commandBytesMax: 1_024,
+  /** UTF-8 bytes of one string field of a command (symbol, asset, clientOrderId, transferId). JOURNAL_COMMAND_TOO_LARGE */
+  commandStringBytesMax: 255,
+  /** Records in one group-commit batch (one write + one fdatasync). */
+  batchCommandsMax: 8_192,
+  /** Bytes of one group-commit batch. */
+  batchBytesMax: 1_048_576,
+  /** Commands applied but not yet durable (the output gate's backlog). Beyond: JOURNAL_BACKLOG_FULL. */
+  pendingCommandsMax: 200_000,
+  /** A segment file is closed and the next one started before it would exceed this size. */
+  segmentBytesMax: 67_108_864,
+  /** Periodic snapshots: after this many commands... */
+  snapshotEveryCommands: 1_000_000,
+  /** ...or this much time with at least one new command, whichever comes first. */
+  snapshotEveryMs: 600_000,
+  /** Snapshots kept; segments wholly older than the oldest kept one are removed or archived. */
+  snapshotsRetained: 2,
+  /** Bytes of one snapshot file (engine state). */
+  snapshotBytesMax: 4_294_967_295,
+  /** Durable batches queued for the snapshot follower before it is dropped (snapshots pause until restart). */
+  followerBacklogBytesMax: 268_435_456,
+  /** Bytes of journal to replay above which recovery shows a progress bar (on a terminal). */
+  progressBytesMin: 67_108_864,
+} as const;
+
+/** Market data (src/marketdata): what is kept per market for REST replies and WebSocket snapshots. */
+export const marketDataLimits = {
+  /** Recent trades kept per market, newest first: GET /trades?limit returns at most this many. */
+  tradesPerMarketMax: 1_000,
+  /**
+   * Candles kept per market and interval (oldest dropped first): 1,440 is one day of 1m candles,
+   * five days of 5m, sixty days of 1h, about four years of 1d.
+   */
+  candlesPerIntervalMax: 1_440,
+  /** Price levels a side that one book query returns at most (deeper requests are clamped). */
+  bookDepthMax: 1_000,
+} as const;
+
 /** Signed 64-bit range: balances, notionals and supplies are exact within it, rejected beyond (AMOUNT_OVERFLOW). */
 export const int64Max = (1n << 63n) - 1n;
 

@@ -1,33 +1,10 @@
 /**
- * Every bound of the journal, named, with its relations asserted at load (TigerBeetle's habit).
- * To be folded into src/limits.ts by the lead; kept here while both files change concurrently.
+ * The journal's bounds live in src/limits.ts with every other bound; this module adds the fixed
+ * sizes of the on-disk format and asserts the relations between them at load (TigerBeetle's habit).
  */
-export const journalLimits = {
-  /** Bytes of one encoded command body. A bigger command is refused before it reaches the engine. JOURNAL_COMMAND_TOO_LARGE */
-  commandBytesMax: 1_024,
-  /** UTF-8 bytes of one string field of a command (symbol, asset, clientOrderId, transferId). JOURNAL_COMMAND_TOO_LARGE */
-  commandStringBytesMax: 255,
-  /** Records in one group-commit batch (one write + one fdatasync). */
-  batchCommandsMax: 8_192,
-  /** Bytes of one group-commit batch. */
-  batchBytesMax: 1_048_576,
-  /** Commands applied but not yet durable (the output gate's backlog). Beyond: JOURNAL_BACKLOG_FULL. */
-  pendingCommandsMax: 200_000,
-  /** A segment file is closed and the next one started before it would exceed this size. */
-  segmentBytesMax: 67_108_864,
-  /** Periodic snapshots: after this many commands... */
-  snapshotEveryCommands: 1_000_000,
-  /** ...or this much time with at least one new command, whichever comes first. */
-  snapshotEveryMs: 600_000,
-  /** Snapshots kept; segments wholly older than the oldest kept one are removed or archived. */
-  snapshotsRetained: 2,
-  /** Bytes of one snapshot file (engine state). */
-  snapshotBytesMax: 4_294_967_295,
-  /** Durable batches queued for the snapshot follower before it is dropped (snapshots pause until restart). */
-  followerBacklogBytesMax: 268_435_456,
-  /** Bytes of journal to replay above which recovery shows a progress bar (on a terminal). */
-  progressBytesMin: 67_108_864,
-} as const;
+import { journalLimits } from "../limits.js";
+
+export { journalLimits };
 
 /** Fixed sizes of the on-disk format (docs/journal.md). */
 export const recordHeaderBytes = 32;

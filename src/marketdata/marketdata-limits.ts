@@ -1,20 +1,12 @@
 /**
- * Every bound of the market data module, in one place (to be folded into src/limits.ts). Memory of
+ * The market data module's bounds (defined in src/limits.ts with every other bound). Memory of
  * the module is: the L2 books (bounded by the engine's own book bounds), plus per market at most
  * `tradesPerMarketMax` trades, 4 × `candlesPerIntervalMax` candles and one 24-hour window of
  * `tickerWindowMinutes` minute buckets, each allocated on the market's first trade.
  */
-export const marketDataLimits = {
-  /** Recent trades kept per market, newest first: GET /trades?limit returns at most this many. */
-  tradesPerMarketMax: 1_000,
-  /**
-   * Candles kept per market and interval (oldest dropped first): 1,440 is one day of 1m candles,
-   * five days of 5m, sixty days of 1h, about four years of 1d.
-   */
-  candlesPerIntervalMax: 1_440,
-  /** Price levels a side that one book query returns at most (deeper requests are clamped). */
-  bookDepthMax: 1_000,
-} as const;
+import { marketDataLimits } from "../limits.js";
+
+export { marketDataLimits };
 
 export type MarketDataLimits = { readonly [K in keyof typeof marketDataLimits]: number };
 
