@@ -481,8 +481,131 @@ function row(r: RunResult): string {
   return cells.join(" ");
 }
 
+// ───────────────────────────── the thread-split probe ─────────────────────────────
+
+/**
+ * `--split-probe`: what the order path costs on the main thread, stage by stage, and what moving the
+ * engine and journal to a worker thread would cost in messages, so that the split is decided by
+ * numbers (docs/api.md, "Two cores"). In process, no network; CPU per order from process.cpuUsage.
+ */
+async function probeSplit(): Promise<Record<string, number>> {
+  const { Engine } = await import("../src/engine/engine.js");
+  const { settleConfig, defaultConfig } = await import("../src/engine/config.js");
+  const { RequestParser } = await import("../src/api/parse.js");
+  const { DurableEngine } = await import("../src/journal/durable-engine.js");
+  const { engineFactory } = await import("../src/journal/state-machine.js");
+  const { RealFileSystem } = await import("../src/platform/real-file-system.js");
+  const { SystemClock } = await import("../src/platform/clock.js");
+  const { Worker } = await import("node:worker_threads");
+  type Cmd = import("../src/engine/types.js").Command;
+  type Input = import("../src/node/pipeline.js").CommandInput;
+  const n = 200_000;
+  const accounts = 32;
+  const settled = settleConfig(defaultConfig);
+  const parser = new RequestParser(settled);
+  const flow = new OrderFlow();
+  const bodies = Array.from({ length: n }, () => JSON.parse(flow.body()) as unknown);
+  const setup: Input[] = [];
+  for (let a = 1; a <= accounts; a++) {
+    setup.push({ type: "create_account" });
+    setup.push({ type: "deposit", accountId: a, asset: "USD", amount: 10 ** 15, transferId: `u${a}` });
+    setup.push({ type: "deposit", accountId: a, asset: "ETH", amount: 10 ** 14, transferId: `e${a}` });
+  }
+  const cpu = (f: () => void | Promise<void>) => async (): Promise<number> => {
+    const c0 = process.cpuUsage();
+    await f();
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / n;
+  };
+  const results: Record<string, number> = {};
+
+  // 1. Parse and validate the request bodies into commands (JSON.parse excluded).
+  let inputs: Input[] = [];
+  results.parseUsPerOrder = await cpu(() => {
+    inputs = bodies.map((b, i) => parser.place(1 + (i % accounts), b));
+  })();
+
+  // 2. The engine alone.
+  {
+    const engine = new Engine(defaultConfig);
+    const out: import("../src/engine/types.js").EngineEvent[] = [];
+    let seq = 0;
+    const t = Date.now();
+    for (const c of setup) engine.apply({ ...c, seq: ++seq, time: t } as Cmd, out);
+    const stamped = inputs.map((c) => ({ ...c, seq: ++seq, time: t }) as Cmd);
+    results.engineUsPerOrder = await cpu(() => {
+      for (const c of stamped) {
+        out.length = 0;
+        engine.apply(c, out);
+      }
+    })();
+  }
+
+  // 3. Sequencer + journal + engine + output gate (DurableEngine, no snapshots), fsync on the disk.
+  {
+    const dir = mkdtempSync(join(tmpdir(), "bourse-probe-"));
+    const durable = await DurableEngine.open({
+      fs: new RealFileSystem(),
+      dir,
+      factory: engineFactory(defaultConfig),
+      clock: new SystemClock(),
+      snapshotter: null,
+      log: () => {},
+    });
+    for (const c of setup) await durable.submit(c);
+    const copies = inputs.map((c) => ({ ...c }));
+    results.durableEngineUsPerOrder = await cpu(async () => {
+      let done = 0;
+      await new Promise<void>((resolve) => {
+        const finish = (): void => {
+          if (++done === n) resolve();
+        };
+        let i = 0;
+        const pump = (): void => {
+          const until = Math.min(n, i + 5_000);
+          for (; i < until; i++) durable.submitWith(copies[i]!, finish);
+          if (i < n) setImmediate(pump);
+        };
+        pump();
+      });
+    })();
+    await durable.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // 4. What a worker split adds to the main thread: commands out (structured clone, batched per
+  //    event-loop turn) and a reply string back for each.
+  {
+    const worker = new Worker(
+      `const { parentPort } = require("node:worker_threads");
+       parentPort.on("message", (batch) => parentPort.postMessage(batch.map((c) => '{"id":' + c.accountId + ',"result":{"orderId":"1","status":"open"}}')));`,
+      { eval: true },
+    );
+    const batch = 500;
+    results.workerRoundTripUsPerOrder = await cpu(async () => {
+      let received = 0;
+      await new Promise<void>((resolve) => {
+        worker.on("message", (replies: string[]) => {
+          received += replies.length;
+          if (received >= n) resolve();
+        });
+        for (let i = 0; i < n; i += batch) worker.postMessage(inputs.slice(i, i + batch));
+      });
+    })();
+    await worker.terminate();
+  }
+  for (const [k, v] of Object.entries(results)) results[k] = Math.round(v * 100) / 100;
+  return results;
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  if (process.argv.includes("--split-probe")) {
+    const probe = await probeSplit();
+    log(JSON.stringify(probe));
+    process.stdout.write(`${JSON.stringify({ bench: "api-split-probe", ...probe })}\n`);
+    return;
+  }
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "bourse-bench-api-"));
   const load = loadavg();
   log(
