@@ -1,5 +1,6 @@
 /**
- * `npm run bench:engine [-- --quick] [--workload A|B|C] [--json-only] [--skip-memory] [--skip-nob] [--seed N]`
+ * `npm run bench:engine [-- --quick] [--workload A|B|C] [--json-only] [--skip-memory] [--skip-nob] [--seed N]
+ * [--profile-dir DIR]]`
  *
  * Throughput, latency, memory and snapshot figures of the matching engine, with nodejs-order-book
  * on the same streams for comparison (docs: issue #2 "Performance"). Each workload and each memory
@@ -7,12 +8,14 @@
  * feedback never leak into another's. Progress goes to stderr; tables then one JSON line to stdout
  * (the JSON line is always the last line printed).
  *
- * Profiling: `node --cpu-prof --cpu-prof-dir=/tmp/prof dist/bench/engine.js --quick --workload A
- * --skip-memory` writes one .cpuprofile per process; `node dist/bench/lib/profile-summary.js <file>`
- * lists the top self-time functions.
+ * Profiling: `--profile-dir /tmp/prof` CPU-profiles each measured run (engine-A-run4.cpuprofile, …,
+ * nob-A-run1, snapshot-write-run1, snapshot-load-run1) and nothing else; then
+ * `node dist/bench/lib/profile-summary.js /tmp/prof/engine-A-*.cpuprofile` lists the top self-time
+ * functions. Profiling slows the runs down: take the figures from a run without it.
  */
 import { execSync, spawn } from "node:child_process";
 import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmt, measureWorkload, type RunPlan, type WorkloadResult } from "./lib/measure.js";
 import {
@@ -31,13 +34,15 @@ interface Options {
   skipMemory: boolean;
   skipNob: boolean;
   seed: number;
+  profileDir: string;
   child: string;
 }
 
 function usage(message: string): never {
   console.error(`bench:engine: ${message}`);
   console.error(
-    "usage: npm run bench:engine -- [--quick] [--workload A|B|C[,…]] [--json-only] [--skip-memory] [--skip-nob] [--seed N]",
+    "usage: npm run bench:engine -- [--quick] [--workload A|B|C[,…]] [--json-only] [--skip-memory] [--skip-nob] " +
+      "[--seed N] [--profile-dir DIR]",
   );
   process.exit(2);
 }
@@ -51,6 +56,7 @@ function parseArgs(argv: string[]): Options {
     skipNob: false,
     seed: 42,
     child: "",
+    profileDir: "",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -65,6 +71,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--skip-nob") o.skipNob = true;
     else if (a === "--seed") o.seed = Number(value());
     else if (a === "--child") o.child = value();
+    else if (a === "--profile-dir") o.profileDir = path.resolve(value());
     else if (a === "--workload" || a.startsWith("--workload=")) {
       const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : value();
       for (const w of v.toUpperCase().split(",")) {
@@ -103,6 +110,7 @@ function planFor(name: WorkloadName, o: Options): RunPlan {
     lowOfferedOpsPerSec: 250_000,
     lowOfferedCommands: quick ? 100_000 : 500_000,
     seed: o.seed + name.charCodeAt(0),
+    profileDir: o.profileDir,
   };
 }
 
@@ -123,7 +131,7 @@ function runChild(o: Options): void {
     result = measureWorkload(name, planFor(name, o), log);
   } else if (o.child === "memory") {
     log("memory and snapshot (engine)");
-    result = measureEngineMemory(memoryShape, o.quick ? 1 : 3, !o.quick, log);
+    result = measureEngineMemory(memoryShape, o.quick ? 1 : 3, !o.quick, log, o.profileDir);
   } else if (o.child === "nob-memory") {
     // nodejs-order-book builds a book at ~150k orders/s: --quick measures it on 300k orders.
     const shape = o.quick ? { ...memoryShape, orders: 300_000 } : memoryShape;
@@ -272,6 +280,7 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
   const json = {
     bench: "engine",
     quick: o.quick,
+    profiled: o.profileDir !== "",
     workloads,
     bytesPerRestingOrder: memory?.bytesPerRestingOrder ?? null,
     heapBytesPerRestingOrder: memory?.heapBytesPerRestingOrder ?? null,
@@ -416,6 +425,8 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
         Object.entries(targets).map(([k, v]) => [k, v === null ? "n/a" : v ? "yes" : "NO"]),
       ),
     );
+    if (o.profileDir !== "")
+      out.push(`(profiled into ${o.profileDir}: the figures above are perturbed by the profiler)`);
     out.push(`(${elapsedS} s)`);
     console.log(out.join("\n"));
   }

@@ -6,6 +6,7 @@
  */
 import { Engine } from "../../src/engine/engine.js";
 import type { EngineEvent } from "../../src/engine/types.js";
+import { RegionProfiler } from "./cpu-profile.js";
 import {
   calibrateTimer,
   type LatencySummary,
@@ -37,6 +38,8 @@ export interface RunPlan {
   /** Commands of that run (a prefix of the stream: at a low rate the whole stream would take long). */
   lowOfferedCommands: number;
   seed: number;
+  /** When set, each measured run (engine and nodejs-order-book) is CPU-profiled into this directory. */
+  profileDir: string;
 }
 
 export interface WorkloadResult {
@@ -151,10 +154,14 @@ export function measureWorkload(
   const shares: number[] = [];
   const perCpu: number[] = [];
   let deterministic = true;
+  const profiler = plan.profileDir === "" ? null : new RegionProfiler(plan.profileDir);
   for (let r = 0; r < plan.warmups + plan.runs; r++) {
     const engine = freshEngine(w, out);
     gc();
+    const profiled = profiler !== null && r >= plan.warmups;
+    if (profiled) profiler.start();
     const t = timed(() => replay(engine, w, out));
+    if (profiled) log(`  profile: ${profiler.stop(`engine-${name}-run${r + 1}`)}`);
     const opsPerSec = w.bench.length / (t.ms / 1000);
     if (engine.stateHash() !== w.finalHash) deterministic = false;
     const warm = r < plan.warmups;
@@ -203,7 +210,10 @@ export function measureWorkload(
     const ob = newNobBook();
     runNob(ob, w.nobSetup, 0, w.nobSetup.length);
     gc();
+    const profiled = profiler !== null && r >= plan.nobWarmups;
+    if (profiled) profiler.start();
     const t = timed(() => runNob(ob, w.nobBench, 0, w.nobPrefix));
+    if (profiled) log(`  profile: ${profiler.stop(`nob-${name}-run${r + 1}`)}`);
     const opsPerSec = w.nobPrefix / (t.ms / 1000);
     if (r === 0) nobSame = sameBook(nobDepth(ob), w.bookAtNobPrefix);
     const warm = r < plan.nobWarmups;
@@ -218,6 +228,7 @@ export function measureWorkload(
     );
   }
   if (!nobSame) log("  WARNING: nodejs-order-book's book differs from the engine's on the same stream");
+  profiler?.close();
 
   const opsPerSec = median(runs);
   const nobOpsPerSec = nobRuns.length > 0 ? median(nobRuns) : 0;

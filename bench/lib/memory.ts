@@ -11,6 +11,7 @@
 import { Engine } from "../../src/engine/engine.js";
 import type { EngineEvent } from "../../src/engine/types.js";
 import { createAccount, deposit, limitOrder } from "./commands.js";
+import { RegionProfiler } from "./cpu-profile.js";
 import { newNobBook, nobLimitOp } from "./nob.js";
 import { Rng } from "./rng.js";
 import { benchConfig, benchSymbol, btcDeposit, midPrice, usdDeposit } from "./workloads.js";
@@ -90,6 +91,7 @@ export function measureEngineMemory(
   snapshotRuns: number,
   verifyByHash: boolean,
   log: (line: string) => void,
+  profileDir = "",
 ): EngineMemoryResult {
   const engine = new Engine(benchConfig);
   const out: EngineEvent[] = [];
@@ -136,15 +138,20 @@ export function measureEngineMemory(
     hash = engine.stateHash();
     stateHashMs = performance.now() - hash0;
   }
+  const profiler = profileDir === "" ? null : new RegionProfiler(profileDir);
   for (let r = 0; r < snapshotRuns; r++) {
     fullGc();
+    profiler?.start();
     const w0 = performance.now();
     bytes = engine.snapshot();
     writes.push(performance.now() - w0);
+    if (profiler) log(`  profile: ${profiler.stop(`snapshot-write-run${r + 1}`)}`);
     fullGc();
+    profiler?.start();
     const l0 = performance.now();
     const restored = Engine.restore(benchConfig, bytes);
     loads.push(performance.now() - l0);
+    if (profiler) log(`  profile: ${profiler.stop(`snapshot-load-run${r + 1}`)}`);
     if (r === 0) {
       roundTrip = verifyByHash
         ? restored.stateHash() === hash
@@ -154,6 +161,7 @@ export function measureEngineMemory(
       `  snapshot ${r + 1}: write ${Math.round(writes[r]!)} ms, load ${Math.round(loads[r]!)} ms, ${bytes.length} bytes`,
     );
   }
+  profiler?.close();
   return {
     restingOrders: shape.orders,
     accounts: shape.accounts,
