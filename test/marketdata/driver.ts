@@ -12,31 +12,7 @@ import type {
   Side,
   TimeInForce,
 } from "../../src/engine/types.js";
-
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Uniform integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-}
+import { Rng } from "../engine/generator.js";
 
 interface MarketPlan {
   symbol: string;
@@ -96,7 +72,7 @@ export class CommandStream {
 
   private stamp(): { seq: number; time: number } {
     this.seq++;
-    this.time += this.rng.range(0, 400);
+    this.time += this.rng.int(0, 400);
     return { seq: this.seq, time: this.time };
   }
 
@@ -115,7 +91,7 @@ export class CommandStream {
   private pickLive(): [number, { accountId: number; symbol: string; orderType: OrderType }] | undefined {
     if (this.live.size === 0) return undefined;
     // Deterministic: the k-th entry in insertion order.
-    let k = this.rng.range(0, this.live.size - 1);
+    let k = this.rng.int(0, this.live.size - 1);
     for (const entry of this.live) if (k-- === 0) return entry;
     return undefined;
   }
@@ -124,14 +100,14 @@ export class CommandStream {
     const setup = this.setup.shift();
     if (setup !== undefined) return setup;
     const r = this.rng.next();
-    const account = this.rng.range(1, this.accounts);
+    const account = this.rng.int(1, this.accounts);
     if (r < 0.56) return this.place(account, "limit");
     if (r < 0.62) return this.place(account, "market");
     if (r < 0.67) return this.place(account, this.rng.chance(0.5) ? "stop_limit" : "stop_market");
     if (r < 0.77) {
       const picked = this.pickLive();
       if (picked === undefined || this.rng.chance(0.05)) {
-        return { type: "cancel", ...this.stamp(), accountId: account, orderId: this.rng.range(1, 1_000_000) };
+        return { type: "cancel", ...this.stamp(), accountId: account, orderId: this.rng.int(1, 1_000_000) };
       }
       return { type: "cancel", ...this.stamp(), accountId: picked[1].accountId, orderId: picked[0] };
     }
@@ -144,14 +120,14 @@ export class CommandStream {
       if (picked === undefined) return { type: "tick", ...this.stamp() };
       const [orderId, o] = picked;
       const plan = this.markets.find((m) => m.symbol === o.symbol)!;
-      const how = this.rng.range(0, 3);
-      const price = how === 1 ? 0 : plan.mid + this.rng.range(-25, 25);
-      const quantity = how === 0 ? 0 : this.rng.range(plan.minLots, plan.maxLots);
+      const how = this.rng.int(0, 3);
+      const price = how === 1 ? 0 : plan.mid + this.rng.int(-25, 25);
+      const quantity = how === 0 ? 0 : this.rng.int(plan.minLots, plan.maxLots);
       return { type: "amend", ...this.stamp(), accountId: o.accountId, orderId, quantity, price };
     }
     if (r < 0.985) {
       const s = this.stamp();
-      if (this.rng.chance(0.3)) this.time += this.rng.range(1_000, 20_000); // let GTD orders expire
+      if (this.rng.chance(0.3)) this.time += this.rng.int(1_000, 20_000); // let GTD orders expire
       return { type: "tick", seq: s.seq, time: Math.max(s.time, this.time) };
     }
     return {
@@ -159,7 +135,7 @@ export class CommandStream {
       ...this.stamp(),
       accountId: account,
       asset: this.rng.pick(["USD", "BTC", "ETH"]),
-      amount: this.rng.range(1, 1_000_000),
+      amount: this.rng.int(1, 1_000_000),
       transferId: `t${++this.transfers}`,
     };
   }
@@ -169,10 +145,10 @@ export class CommandStream {
     const side: Side = this.rng.chance(0.5) ? "buy" : "sell";
     const s = this.stamp();
     // Buys mostly below the mid and sells above, with overlap so that orders cross.
-    if (this.rng.chance(0.05)) plan.mid += this.rng.range(-3, 3); // the mid wanders
-    const offset = this.rng.range(-10, 80);
+    if (this.rng.chance(0.05)) plan.mid += this.rng.int(-3, 3); // the mid wanders
+    const offset = this.rng.int(-10, 80);
     const limitPrice = side === "buy" ? plan.mid - offset : plan.mid + offset;
-    let quantity = this.rng.range(plan.minLots, plan.maxLots);
+    let quantity = this.rng.int(plan.minLots, plan.maxLots);
     let quoteQuantity = 0;
     let timeInForce: TimeInForce = "GTC";
     let price = 0;
@@ -191,16 +167,16 @@ export class CommandStream {
       timeInForce = this.rng.pick(["GTC", "IOC", "FOK"] as const);
       if (side === "buy" && this.rng.chance(0.4)) {
         quantity = 0;
-        quoteQuantity = plan.mid * this.rng.range(plan.minLots, plan.maxLots) * 10;
+        quoteQuantity = plan.mid * this.rng.int(plan.minLots, plan.maxLots) * 10;
         if (timeInForce === "FOK") timeInForce = "IOC";
       }
     }
     if (orderType === "stop_limit" || orderType === "stop_market") {
-      stopPrice = plan.mid + this.rng.range(-15, 15);
+      stopPrice = plan.mid + this.rng.int(-15, 15);
     }
-    if (timeInForce === "GTD") expireTime = s.time + this.rng.range(1, 30_000);
+    if (timeInForce === "GTD") expireTime = s.time + this.rng.int(1, 30_000);
     const clientOrderId = this.rng.chance(0.1)
-      ? `c${this.rng.chance(0.1) ? this.rng.range(1, Math.max(1, this.clientIds)) : ++this.clientIds}`
+      ? `c${this.rng.chance(0.1) ? this.rng.int(1, Math.max(1, this.clientIds)) : ++this.clientIds}`
       : "";
     return {
       type: "place",

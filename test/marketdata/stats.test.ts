@@ -5,7 +5,7 @@ import { defaultConfig, settleConfig } from "../../src/engine/config.js";
 import type { Side, TradeEvent } from "../../src/engine/types.js";
 import { MarketData } from "../../src/marketdata/index.js";
 import { Rolling24h } from "../../src/marketdata/stats.js";
-import { Rng } from "./driver.js";
+import { Rng } from "../engine/generator.js";
 
 const config = settleConfig(defaultConfig);
 const T = Date.UTC(2024, 0, 1); // a day boundary
@@ -174,13 +174,13 @@ test("Rolling24h equals a brute-force window on random trades", () => {
   const trades: [number, number, number][] = [];
   let time = T;
   for (let i = 0; i < 20_000; i++) {
-    time += rng.chance(0.01) ? rng.range(0, 2 * day) : rng.range(0, 20_000);
-    const price = rng.range(1, 1_000);
-    const quantity = rng.range(1, 100);
+    time += rng.chance(0.01) ? rng.int(0, 2 * day) : rng.int(0, 20_000);
+    const price = rng.int(1, 1_000);
+    const quantity = rng.int(1, 100);
     r.add(time, price, quantity);
     trades.push([time, price, quantity]);
     if (i % 97 === 0) {
-      const probe = time + (rng.chance(0.5) ? rng.range(0, day) : 0);
+      const probe = time + (rng.chance(0.5) ? rng.int(0, day) : 0);
       r.advance(probe);
       const m = Math.floor(probe / minute);
       let volume = 0;

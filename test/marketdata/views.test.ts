@@ -6,7 +6,7 @@ import { type Decimal, formatUnits } from "../../src/engine/decimal.js";
 import type { OrderEvent, TradeEvent } from "../../src/engine/types.js";
 import { int64Max } from "../../src/limits.js";
 import { unitFormatter, Views } from "../../src/marketdata/views.js";
-import { Rng } from "./driver.js";
+import { Rng } from "../engine/generator.js";
 
 const config = settleConfig(defaultConfig);
 const views = new Views(config);
@@ -56,9 +56,9 @@ test("unitFormatter equals formatUnits for numbers and bigints of every size", (
     const f = unitFormatter(unit);
     const values: (number | bigint)[] = [0, 1, 9, 10, 99, 100, Number.MAX_SAFE_INTEGER, -1, -123_456];
     for (let i = 0; i < 300; i++) {
-      const digits = rng.range(1, 16);
+      const digits = rng.int(1, 16);
       values.push(Math.floor(rng.next() * 10 ** digits));
-      values.push(BigInt(Math.floor(rng.next() * 2 ** 53)) * BigInt(rng.range(1, 1 << 20)) + 2n ** 53n);
+      values.push(BigInt(Math.floor(rng.next() * 2 ** 53)) * BigInt(rng.int(1, 1 << 20)) + 2n ** 53n);
     }
     for (const v of values) assert.equal(f(v), formatUnits(v, unit), `${v} × ${unit.digits}e-${unit.scale}`);
   }
@@ -92,9 +92,9 @@ test("averagePrice is the nearest value at its scale (ties up), on random fills"
     const f = views.market(symbol)!;
     const m = f.market;
     for (let i = 0; i < 2_000; i++) {
-      const lots = BigInt(rng.range(1, 1_000_000)) * (rng.chance(0.1) ? 2n ** 30n : 1n);
+      const lots = BigInt(rng.int(1, 1_000_000)) * (rng.chance(0.1) ? 2n ** 30n : 1n);
       const notional =
-        lots * BigInt(rng.range(1, 10_000_000)) * BigInt(m.quoteUnitsPerTickLot) + BigInt(rng.range(0, 999));
+        lots * BigInt(rng.int(1, 10_000_000)) * BigInt(m.quoteUnitsPerTickLot) + BigInt(rng.int(0, 999));
       const text = f.averagePrice(notional, lots)!;
       const a = BigInt(text.replace(".", ""));
       // a / 10^s vs the exact notional·10^-qp / (lots·lotSize): compare 2·a·den with 2·num ± den.
