@@ -135,7 +135,9 @@ function summarize(profiles: Profile[], byLine: boolean): { rows: Row[]; totalUs
     const selfById = new Map<number, number>();
     for (let i = 0; i < p.samples.length; i++) {
       const id = p.samples[i]!;
-      const dt = p.timeDeltas[i] ?? 0;
+      // The first delta runs from the profiler's start to its first sample, which can include the
+      // profiler's own start-up (hundreds of ms when started through the inspector): not program time.
+      const dt = i === 0 ? 0 : (p.timeDeltas[i] ?? 0);
       totalUs += dt;
       selfById.set(id, (selfById.get(id) ?? 0) + dt);
       // total: every distinct function on the sample's stack
