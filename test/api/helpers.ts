@@ -40,6 +40,7 @@ export interface Reply {
 
 export interface ServerOptions {
   dataDir?: string;
+  tls?: { certPath: string; keyPath: string };
   rateLimits?: Partial<RateLimitSettings>;
   demo?: boolean;
 }
@@ -51,6 +52,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ...base,
     adminToken,
     demo: options.demo === true,
+    tls: options.tls ?? null,
     rateLimits: {
       ipRequestsPerSecond: 0,
       keyRequestsPerSecond: 0,
