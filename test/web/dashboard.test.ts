@@ -66,8 +66,16 @@ function bidRow(page: Page, price: string): Locator {
   return page.locator(`[data-testid="book-bids"] .lrow[data-price="${price}"]`);
 }
 
-/** Problems a page reported: console errors, uncaught errors, failed requests, HTTP errors. */
-function watch(page: Page, name: string, problems: string[]): void {
+/**
+ * Problems a page reported: console errors, uncaught errors, failed requests, HTTP errors, and any
+ * request to another origin (everything is bundled and served by Bourse itself).
+ */
+function watch(page: Page, name: string, problems: string[], origin: string): void {
+  page.on("request", (r: Request) => {
+    if (!r.url().startsWith(`${origin}/`) && !r.url().startsWith("data:")) {
+      problems.push(`${name} request to another origin: ${r.url()}`);
+    }
+  });
   page.on("console", (m: ConsoleMessage) => {
     if (m.type() === "error") problems.push(`${name} console: ${m.text()}`);
   });
@@ -149,7 +157,7 @@ describe("dashboard in Chromium", { skip, timeout: 120_000 }, () => {
     });
     browser = await launchChromium();
     page = await browser.context.newPage();
-    watch(page, "alice", problems);
+    watch(page, "alice", problems, server.url);
     page.on("request", (r) => {
       if (r.method() === "POST" && r.url().endsWith("/v1/orders")) orderPosts.push(r.postData() ?? "");
     });
@@ -331,7 +339,7 @@ describe("dashboard in Chromium", { skip, timeout: 120_000 }, () => {
     );
 
     const second = await browser.context.newPage();
-    watch(second, "bob", problems);
+    watch(second, "bob", problems, server.url);
     await second.goto(`${server.url}/#BTC-USD`);
     await until(
       "bob live",
@@ -461,7 +469,7 @@ describe("dashboard in Chromium", { skip, timeout: 120_000 }, () => {
 
   it("on a sequence gap shows resyncing, reloads the book over REST, and goes live again", async () => {
     const viewer = await browser.context.newPage();
-    watch(viewer, "viewer", problems);
+    watch(viewer, "viewer", problems, server.url);
     let dropNext = false;
     let route: WebSocketRoute | undefined;
     await viewer.routeWebSocket(/\/v1\/ws$/, (ws) => {

@@ -80,7 +80,13 @@ export class CandleChart {
       grid: { vertLines: { color: "#171c23" }, horzLines: { color: "#171c23" } },
       crosshair: { mode: CrosshairMode.Normal },
       rightPriceScale: { borderColor: "#222a35" },
-      timeScale: { borderColor: "#222a35", timeVisible: true, secondsVisible: false, rightOffset: 4 },
+      timeScale: {
+        borderColor: "#222a35",
+        timeVisible: true,
+        secondsVisible: false,
+        rightOffset: 4,
+        barSpacing: 9,
+      },
     });
     this.candles = this.chart.addSeries(CandlestickSeries, {
       upColor: up,

@@ -88,8 +88,10 @@ export class OpenOrders {
   /** Prices of open orders in one market (for the ladder's markers). */
   pricesIn(symbol: string): Set<string> {
     const prices = new Set<string>();
-    for (const o of this.orders.values())
-      if (o.symbol === symbol && o.price !== undefined) prices.add(o.price);
+    for (const o of this.orders.values()) {
+      // An untriggered stop is not in the book yet.
+      if (o.symbol === symbol && o.price !== undefined && o.status !== "untriggered") prices.add(o.price);
+    }
     return prices;
   }
 
