@@ -448,7 +448,7 @@ class Dashboard {
 
   private showConnection(): void {
     // A book that is being resynced (or not loaded yet) is shown dimmed: it may be out of date.
-    const stale = this.sync.state !== "live";
+    const stale = this.sync.state !== "live" || this.socket.state !== "live";
     this.ladder.root.classList.toggle("stale", stale);
     this.depth.root.classList.toggle("stale", stale);
     let state: Connection;
