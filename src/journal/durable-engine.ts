@@ -20,6 +20,10 @@
  * Fail-stop: a failed write or fsync, or an engine exception, puts the pipeline in a failed state:
  * every pending command is rejected with JOURNAL_FAILED, nothing more is accepted, and `onFatal`
  * runs (the process should exit and recover at restart).
+ *
+ * The log is a Journal (src/journal/journal.ts): the file journal by default (`fs` + `dir`), or any
+ * backend passed as `journal` (the Redis journal of a cluster). The engine owns the journal it is
+ * given: `close` and `abandon` release it.
  */
 import type { Command, EngineEvent } from "../engine/types.js";
 import type { Clock } from "../platform/clock.js";
@@ -27,9 +31,11 @@ import type { FileSystem } from "../platform/file-system.js";
 import { immediateScheduler, type Scheduler } from "../platform/scheduler.js";
 import type { CommandInput } from "./command-codec.js";
 import { JournalError } from "./errors.js";
+import { FileJournal } from "./file-journal.js";
+import type { Journal, JournalAppender, JournalRecovery } from "./journal.js";
 import { journalLimits } from "./journal-limits.js";
-import { type DurableBatch, JournalWriter } from "./journal-writer.js";
-import { type RecoveryResult, type ReplayProgress, recover } from "./recovery.js";
+import type { DurableBatch } from "./journal-writer.js";
+import type { ReplayProgress } from "./recovery.js";
 import { Sequencer } from "./sequencer.js";
 import type { RetentionMode, SnapshotInfo } from "./snapshot-store.js";
 import type { Snapshotter } from "./snapshotter.js";
@@ -44,8 +50,11 @@ export type CommitListener = (batch: readonly CommittedCommand[]) => void;
 export type SubmitCallback = (error: Error | null, committed: CommittedCommand | null) => void;
 
 export interface DurableEngineOptions {
-  fs: FileSystem;
-  dir: string;
+  /** The file journal in `dir` (when no `journal` is given). */
+  fs?: FileSystem;
+  dir?: string;
+  /** Another backend (src/journal/open-journal.ts); the engine owns it from now on. */
+  journal?: Journal;
   factory: StateMachineFactory;
   clock: Clock;
   scheduler?: Scheduler;
@@ -57,20 +66,30 @@ export interface DurableEngineOptions {
   retention?: RetentionMode;
   /** Check the time-based snapshot policy on a timer too (real deployments; the simulation calls `maybeSnapshot`). */
   snapshotTimer?: boolean;
+  /** File journal bounds (journalLimits by default). */
   segmentBytesMax?: number;
   batchCommandsMax?: number;
   batchBytesMax?: number;
   pendingCommandsMax?: number;
+  /**
+   * Publish a state-hash checkpoint with the batch after this many commands (0: never). Followers
+   * compare their own hash at the same seq (src/cluster/). The hash is a SHA-256 of the whole state,
+   * so its cost grows with the book: see docs/cluster.md for the measured figure.
+   */
+  checkpointEveryCommands?: number;
   onFatal?: (error: Error) => void;
   log?: (message: string) => void;
   progress?: ReplayProgress;
 }
 
 export class DurableEngine {
-  readonly recovery: RecoveryResult;
+  readonly recovery: JournalRecovery;
   private readonly machine: StateMachine;
   private readonly sequencer: Sequencer;
-  private readonly writer: JournalWriter;
+  private readonly journal: Journal;
+  private readonly writer: JournalAppender;
+  private readonly checkpointEveryCommands: number;
+  private commandsSinceCheckpoint = 0;
   private snapshotter: Snapshotter | null;
   private readonly listeners: CommitListener[] = [];
   private readonly pendingCommandsMax: number;
@@ -90,33 +109,40 @@ export class DurableEngine {
   private snapshotInFlight: Promise<SnapshotInfo | null> | null = null;
   private timer: NodeJS.Timeout | null = null;
 
-  /** Recovers the state from `dir` (snapshot + replay), then opens the journal for appending. */
+  /** Recovers the state from the journal (snapshot + replay), then opens it for appending. */
   static async open(options: DurableEngineOptions): Promise<DurableEngine> {
     const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
-    const recovery = await recover({
-      fs: options.fs,
-      dir: options.dir,
-      factory: options.factory,
-      mode: "start",
-      warn: log,
-      ...(options.progress ? { progress: options.progress } : {}),
-    });
+    const journal = options.journal ?? fileJournalOf(options);
+    let recovery: JournalRecovery;
+    try {
+      recovery = await journal.recover({
+        factory: options.factory,
+        warn: log,
+        ...(options.progress ? { progress: options.progress } : {}),
+      });
+    } catch (error) {
+      await journal.release().catch(() => {});
+      throw error;
+    }
     const retention = {
       snapshotsRetained: options.snapshotsRetained ?? journalLimits.snapshotsRetained,
       retention: options.retention ?? "delete",
     };
     const snapshotter = options.snapshotter ? options.snapshotter(retention) : null;
     if (snapshotter !== null) await snapshotter.start(recovery.tail.lastSeq);
-    return new DurableEngine(options, recovery, snapshotter, log);
+    return new DurableEngine(options, journal, recovery, snapshotter, log);
   }
 
   private constructor(
     options: DurableEngineOptions,
-    recovery: RecoveryResult,
+    journal: Journal,
+    recovery: JournalRecovery,
     snapshotter: Snapshotter | null,
     log: (m: string) => void,
   ) {
     this.recovery = recovery;
+    this.journal = journal;
+    this.checkpointEveryCommands = options.checkpointEveryCommands ?? 0;
     this.machine = recovery.machine;
     this.clock = options.clock;
     this.log = log;
@@ -127,20 +153,12 @@ export class DurableEngine {
     this.snapshotEveryMs = options.snapshotEveryMs ?? journalLimits.snapshotEveryMs;
     this.lastSnapshotMs = options.clock.nowMs();
     this.sequencer = new Sequencer(options.clock, recovery.tail.lastSeq, recovery.tail.lastTime);
-    this.writer = new JournalWriter(
-      {
-        fs: options.fs,
-        dir: options.dir,
-        scheduler: options.scheduler ?? immediateScheduler,
-        clock: options.clock,
-        onDurable: (batch) => this.release(batch),
-        onFailure: (error) => this.fail(error),
-        ...(options.segmentBytesMax !== undefined ? { segmentBytesMax: options.segmentBytesMax } : {}),
-        ...(options.batchCommandsMax !== undefined ? { batchCommandsMax: options.batchCommandsMax } : {}),
-        ...(options.batchBytesMax !== undefined ? { batchBytesMax: options.batchBytesMax } : {}),
-      },
-      recovery.tail,
-    );
+    this.writer = journal.openAppender({
+      scheduler: options.scheduler ?? immediateScheduler,
+      clock: options.clock,
+      onDurable: (batch) => this.release(batch),
+      onFailure: (error) => this.fail(error),
+    });
     if (options.snapshotTimer && snapshotter !== null) {
       this.timer = setInterval(() => this.maybeSnapshot(), Math.min(1_000, this.snapshotEveryMs));
       this.timer.unref();
@@ -226,7 +244,13 @@ export class DurableEngine {
       done(this.failure, null);
       return null;
     }
-    this.writer.commit();
+    if (this.checkpointEveryCommands > 0 && ++this.commandsSinceCheckpoint >= this.checkpointEveryCommands) {
+      // The hash right after this command: it ends the batch and travels with it to the followers.
+      this.commandsSinceCheckpoint = 0;
+      this.writer.commit(this.machine.stateHash());
+    } else {
+      this.writer.commit();
+    }
     this.sequencer.advance(seq, time);
     this.pending.push({ command, events });
     this.pendingDone.push(done);
@@ -268,9 +292,13 @@ export class DurableEngine {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== null) clearInterval(this.timer);
-    await this.writer.close();
-    if (this.snapshotInFlight !== null) await this.snapshotInFlight.catch(() => null);
-    await this.snapshotter?.close();
+    try {
+      await this.writer.close();
+      if (this.snapshotInFlight !== null) await this.snapshotInFlight.catch(() => null);
+      await this.snapshotter?.close();
+    } finally {
+      await this.journal.release();
+    }
   }
 
   /** Drops everything at once, as kill -9 would (tests). */
@@ -279,6 +307,7 @@ export class DurableEngine {
     if (this.timer !== null) clearInterval(this.timer);
     this.writer.abandon();
     void this.snapshotter?.close();
+    void this.journal.release().catch(() => {});
   }
 
   private refusal(): Error | null {
@@ -349,8 +378,23 @@ export class DurableEngine {
     this.pending = [];
     this.pendingDone = [];
     this.pendingHead = 0;
-    const refusal = new JournalError("JOURNAL_FAILED", `not durable: ${error.message}`, { cause: error });
+    // A deposed leader says so (the client retries on the new leader); anything else is a failure.
+    const code =
+      error instanceof JournalError && error.code === "JOURNAL_FENCED" ? error.code : "JOURNAL_FAILED";
+    const refusal = new JournalError(code, `not durable: ${error.message}`, { cause: error });
     for (const done of pending) done(refusal, null);
     this.onFatal(error);
   }
+}
+
+function fileJournalOf(options: DurableEngineOptions): Journal {
+  if (options.fs === undefined || options.dir === undefined)
+    throw new Error("durable engine: give either `journal` or the file journal's `fs` and `dir`");
+  return new FileJournal({
+    fs: options.fs,
+    dir: options.dir,
+    ...(options.segmentBytesMax !== undefined ? { segmentBytesMax: options.segmentBytesMax } : {}),
+    ...(options.batchCommandsMax !== undefined ? { batchCommandsMax: options.batchCommandsMax } : {}),
+    ...(options.batchBytesMax !== undefined ? { batchBytesMax: options.batchBytesMax } : {}),
+  });
 }

@@ -8,7 +8,9 @@ export type JournalErrorCode =
   | "JOURNAL_INVALID_COMMAND" // a field the codec cannot store exactly (ill-formed string, unknown enum)
   | "JOURNAL_BACKLOG_FULL" // pendingCommandsMax commands wait for durability: retry later
   | "JOURNAL_FAILED" // a write or fsync failed: the process must restart and recover
-  | "JOURNAL_CLOSED";
+  | "JOURNAL_CLOSED"
+  | "JOURNAL_FENCED" // a newer leader holds the log (a higher epoch): this writer's appends are refused
+  | "JOURNAL_UNAVAILABLE"; // the log's server did not confirm durability in time: the outcome is unknown
 
 export class JournalError extends Error {
   override name = "JournalError";

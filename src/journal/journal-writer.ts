@@ -60,7 +60,8 @@ export interface JournalWriterOptions {
   batchBytesMax?: number;
 }
 
-class Batch {
+/** One group-commit batch of encoded records (shared with the Redis appender). */
+export class Batch {
   readonly bytes: Uint8Array;
   readonly view: DataView;
   length = 0;
