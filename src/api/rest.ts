@@ -58,6 +58,8 @@ export const routeTable: readonly { pattern: RegExp; methods: readonly string[] 
   { pattern: /^\/v1\/ws$/, methods: ["GET"] },
   { pattern: /^\/(healthz|readyz|metrics|docs)$/, methods: ["GET"] },
   { pattern: /^\/docs\/openapi\.json$/, methods: ["GET"] },
+  { pattern: /^\/(index\.html)?$/, methods: ["GET"] },
+  { pattern: /^\/assets\/.+$/, methods: ["GET"] },
 ];
 
 export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {

@@ -13,6 +13,7 @@
  *   client replies   durable views + market data   (history writer: issue #5)
  *   (order acks)     (WS fan-out)
  *
+ * The dashboard (src/web-server/) is served by the same HTTP server, same origin as the API.
  * Everything runs on the main thread except fdatasync (libuv's pool) and snapshots (a worker):
  * docs/api.md ("Two cores") gives the measurement behind that choice.
  */
@@ -27,6 +28,7 @@ import { RateLimits } from "../api/rate-limit.js";
 import { ApiServer } from "../api/server.js";
 import { defaultConfig, type EngineConfig, settleConfig } from "../engine/config.js";
 import { MarketData } from "../marketdata/marketdata.js";
+import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard.js";
 import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
 import { type Demo, startDemo } from "./demo.js";
 import { JournalPipeline } from "./journal-pipeline.js";
@@ -149,6 +151,13 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
     ready: () => pipeline.ready,
   });
   const server = api;
+  // The dashboard (web/, built into dist/dashboard/) on the same origin as the API it signs requests to.
+  try {
+    const dashboard = registerDashboard(server.app, { root: defaultDashboardRoot() });
+    if (!dashboard.built) log.info(`dashboard not built (npm run build:web); / explains how`);
+  } catch (error) {
+    log.warn(`dashboard not served: ${(error as Error).message}`);
+  }
 
   // ── output gate fan-out: durable views first, then market data to WebSocket subscribers
   pipeline.onDurable((events) => {
