@@ -899,7 +899,7 @@ export class Engine implements EngineModel {
     const gtd = this.gtd;
     while (gtd.peekTime() <= this.time) {
       const slot = this.store.slotOf.get(gtd.pop());
-      if (slot !== undefined) this.close(slot, Status.Expired, "expired_gtd");
+      if (slot !== nil) this.close(slot, Status.Expired, "expired_gtd");
     }
   }
 
@@ -908,7 +908,7 @@ export class Engine implements EngineModel {
   /** The slot of an order the account holds, or undefined. */
   private slotFor(account: Account, orderId: number): number | undefined {
     const slot = this.store.slotOf.get(orderId);
-    return slot !== undefined && this.store.account[slot] === account.id ? slot : undefined;
+    return slot !== nil && this.store.account[slot] === account.id ? slot : undefined;
   }
 
   private cancel(cmd: CancelOrderCommand): void {
@@ -1044,7 +1044,7 @@ export class Engine implements EngineModel {
 
   /** Every order the engine holds, by orderId. */
   openOrders(): OrderDump[] {
-    const slots = [...this.store.slotOf.values()];
+    const slots = this.store.slotOf.allValues();
     slots.sort((a, b) => this.store.id[a]! - this.store.id[b]!);
     return slots.map((slot) => this.orderView(slot));
   }
@@ -1109,7 +1109,7 @@ export class Engine implements EngineModel {
   /** An order the engine holds (open, partially filled, untriggered), or undefined. */
   order(orderId: number): OrderDump | undefined {
     const slot = this.store.slotOf.get(orderId);
-    return slot === undefined ? undefined : this.orderView(slot);
+    return slot === nil ? undefined : this.orderView(slot);
   }
 
   /** L2 view: [priceTicks, lots] best first, at most `depth` levels a side. */

@@ -13,6 +13,7 @@
  * expiry, quote budget, clientOrderId) live in a side map, and amounts beyond 2^53 (which a Float64
  * cannot hold exactly) in another, flagged by NaN in the array.
  */
+import { IdIndex } from "./id-index.js";
 import { big, type Int } from "./int.js";
 import type { OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce } from "./types.js";
 
@@ -114,7 +115,7 @@ export class OrderStore {
   private readonly bigHold = new Map<number, bigint>();
   private readonly bigNotional = new Map<number, bigint>();
   /** orderId → slot for every order held. */
-  readonly slotOf = new Map<number, number>();
+  readonly slotOf = new IdIndex();
   private free: Int32Array;
   private freeCount = 0;
   /** Slots ever used; slots below it are live or on the free stack. */
@@ -200,7 +201,7 @@ export class OrderStore {
     this.accountPrev[slot] = nil;
     this.accountNext[slot] = nil;
     if (extra !== null) this.extras.set(slot, extra);
-    this.slotOf.set(id, slot);
+    if (!this.slotOf.add(id, slot)) throw new Error(`order store: order ${id} is already held`);
     return slot;
   }
 
