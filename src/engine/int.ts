@@ -1,9 +1,10 @@
 /**
  * Exact integers for money: a value is a `number` while it is a safe integer (|v| < 2^53) and a
- * `bigint` beyond, always normalized that way. Measured in bench/int-representation.ts: the hybrid
- * runs at the speed of plain numbers on the path every real order takes (amounts far below 2^53),
- * where bigint-only arithmetic is several times slower and allocates; yet balances and notionals stay
- * exact over the whole signed 64-bit range the contract promises.
+ * `bigint` beyond, always normalized that way. Measured in bench/int-representation.ts on a
+ * settlement loop: the hybrid costs about 40 ns an operation set where unchecked doubles cost about
+ * 11 (but doubles are wrong past 2^53, and their rounded-up fees are not exact), and bigint-only
+ * about 66 with an allocation per value. The checks are the price of exactness over the whole
+ * signed 64-bit range the contract promises; the common path stays on doubles.
  *
  * A double product or sum of safe integers is exact whenever its true value is below 2^53 (IEEE
  * rounding is exact for representable results and monotonic), so `r < 2^53` proves `r` exact.
