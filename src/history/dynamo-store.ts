@@ -689,6 +689,11 @@ export class DynamoHistoryStore implements HistoryStore {
     return items.map((item) => balanceAt(item, checkpoint)).filter((b) => b.seq > 0);
   }
 
+  /** Retention on DynamoDB is TTL (docs/history.md): nothing is archived out of these tables by Bourse. */
+  async openingBalances(_accountId: number): Promise<BalanceRecord[]> {
+    return [];
+  }
+
   async accounts(afterAccountId: number, limit: number): Promise<number[]> {
     const { items } = await this.range(
       {

@@ -51,6 +51,11 @@ export interface HistoryStore {
   /** Every balance of an account as the store has it at its checkpoint. */
   balances(accountId: number): Promise<BalanceRecord[]>;
 
+  /**
+   * Balances at the end of archived periods (none when nothing is archived): an account's ledger in
+   * this store starts after them, and a rebuild starts from them.
+   */
+  openingBalances(accountId: number): Promise<BalanceRecord[]>;
   /** Accounts with any ledger entry (verify); a bounded page at a time. */
   accounts(afterAccountId: number, limit: number): Promise<number[]>;
   /** Removes everything (rebuild starts from an empty store). */

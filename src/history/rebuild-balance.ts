@@ -36,6 +36,33 @@ export async function rebuildBalance(
   atSeq: number,
 ): Promise<RebuiltBalance[]> {
   const byAsset = new Map<string, RebuiltBalance>();
+  // Periods archived out of the store leave an opening balance per asset: the sum starts there.
+  const openings = new Map((await store.openingBalances(accountId)).map((o) => [o.asset, o]));
+  for (const o of openings.values()) {
+    if (atSeq < o.seq) {
+      throw new HistoryIntegrityError(
+        `rebuild: account ${accountId} ${o.asset}: the ledger up to seq ${o.seq} is archived; ` +
+          "restore the archived periods (bourse history restore) to rebuild a balance before it",
+      );
+    }
+    byAsset.set(o.asset, {
+      asset: o.asset,
+      available: o.available,
+      locked: o.locked,
+      lastSeq: o.seq,
+      entries: 0,
+      totals: {
+        deposit: 0,
+        withdrawal: 0,
+        settlementIn: 0,
+        settlementOut: 0,
+        feeIn: 0,
+        feeOut: 0,
+        hold: 0,
+        release: 0,
+      },
+    });
+  }
   let cursor: string | undefined;
   let summed = 0;
   for (;;) {

@@ -10,6 +10,9 @@
  *   order_home      orderId INTEGER PRIMARY KEY → account and seq of placement (appended: ids increase),
  *                   and the order's final state once it is closed (one point lookup for a closed order)
  *   balance         (accountId, asset): the balance as of the checkpoint (the writer's memory after a restart)
+ *   ledger_opening  (accountId, asset): the balance at the end of the archived periods (archive.ts): a
+ *                   rebuild starts there when the entries before it are in the archive, not here
+ *   archive_period  each archived day: where its files are, archived or restored
  *   meta            checkpoint (seq), checkpointTime, schemaVersion
  *
  * Why buckets: one row per movement (five ledger rows, two fills and two order rows per trade) costs a
@@ -52,7 +55,7 @@ import {
   type TradeRecord,
 } from "./records.js";
 
-const schemaVersion = 2;
+const schemaVersion = 3;
 const maxKey = Number.MAX_SAFE_INTEGER;
 
 const schema = `
@@ -75,10 +78,17 @@ CREATE TABLE IF NOT EXISTS balance (
   accountId INTEGER NOT NULL, asset TEXT NOT NULL, seq INTEGER NOT NULL,
   available INTEGER NOT NULL, locked INTEGER NOT NULL,
   PRIMARY KEY (accountId, asset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger_opening (
+  accountId INTEGER NOT NULL, asset TEXT NOT NULL, seq INTEGER NOT NULL,
+  available INTEGER NOT NULL, locked INTEGER NOT NULL,
+  PRIMARY KEY (accountId, asset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS archive_period (
+  period TEXT PRIMARY KEY, fromTime INTEGER NOT NULL, toTime INTEGER NOT NULL, state TEXT NOT NULL,
+  directory TEXT NOT NULL) WITHOUT ROWID;
 `;
 
-type Row = Record<string, unknown>;
-type Json = (string | number)[];
+export type Row = Record<string, unknown>;
+export type Json = (string | number)[];
 
 interface BucketRow {
   accountId: bigint;
@@ -103,7 +113,7 @@ function amount(v: unknown): Int {
   return normalize(v as bigint);
 }
 
-function exact(v: Int, what: string): Int {
+export function exact(v: Int, what: string): Int {
   if (!inInt64(v)) throw new HistoryIntegrityError(`sqlite history: ${what} ${String(v)} is outside 64 bits`);
   return v;
 }
@@ -117,7 +127,7 @@ function fromJ(v: unknown): Int {
   return typeof v === "string" ? normalize(BigInt(v)) : (v as number);
 }
 
-function tradeFrom(r: Row): TradeRecord {
+export function tradeFrom(r: Row): TradeRecord {
   return {
     tradeId: n(r.tradeId),
     seq: n(r.seq),
@@ -141,7 +151,7 @@ function tradeFrom(r: Row): TradeRecord {
 // the trade row has the rest. An order row holds what changes ([orderId, seq, time, reasons, status, price,
 // quantity, filledQuantity, filledNotional]); what never changes is stored once, in order_home.placed.
 // seq and time inside a bucket are relative to the bucket's firstSeq and firstTime (shorter JSON).
-function ledgerJson(e: LedgerEntry, baseSeq: number, baseTime: number): Json {
+export function ledgerJson(e: LedgerEntry, baseSeq: number, baseTime: number): Json {
   return [
     e.seq - baseSeq,
     e.time - baseTime,
@@ -160,7 +170,7 @@ function ledgerJson(e: LedgerEntry, baseSeq: number, baseTime: number): Json {
   ];
 }
 
-function ledgerFromJson(accountId: number, a: Json, baseSeq: number, baseTime: number): LedgerEntry {
+export function ledgerFromJson(accountId: number, a: Json, baseSeq: number, baseTime: number): LedgerEntry {
   return {
     accountId,
     seq: (a[0] as number) + baseSeq,
@@ -180,7 +190,7 @@ function ledgerFromJson(accountId: number, a: Json, baseSeq: number, baseTime: n
   };
 }
 
-function orderJson(o: OrderRecord, baseSeq: number, baseTime: number): Json {
+export function orderJson(o: OrderRecord, baseSeq: number, baseTime: number): Json {
   return [
     o.orderId,
     o.seq - baseSeq,
@@ -195,7 +205,7 @@ function orderJson(o: OrderRecord, baseSeq: number, baseTime: number): Json {
 }
 
 /** The fields of an order that never change, stored once at placement. */
-function placedJson(o: OrderRecord): Json {
+export function placedJson(o: OrderRecord): Json {
   return [
     o.symbol,
     o.side,
@@ -211,7 +221,7 @@ function placedJson(o: OrderRecord): Json {
   ];
 }
 
-function orderFromJson(
+export function orderFromJson(
   accountId: number,
   placed: Json,
   a: Json,
@@ -243,7 +253,7 @@ function orderFromJson(
   };
 }
 
-function balanceFrom(r: Row): BalanceRecord {
+export function balanceFrom(r: Row): BalanceRecord {
   return {
     accountId: n(r.accountId),
     asset: r.asset as string,
@@ -253,7 +263,7 @@ function balanceFrom(r: Row): BalanceRecord {
   };
 }
 
-const finalStatuses = new Set<string>(["filled", "cancelled", "expired"]);
+export const finalStatuses = new Set<string>(["filled", "cancelled", "expired"]);
 
 /** An account's rows of one batch, gathered before they are written as one bucket. */
 class Bucket {
@@ -334,6 +344,15 @@ export class SqliteHistoryStore implements HistoryStore {
   private get database(): Database.Database {
     if (this.db === null) throw new Error("sqlite history: not open");
     return this.db;
+  }
+
+  /** The connection itself, for the archive (archive.ts), which reads and rewrites whole periods. */
+  get sqlite(): Database.Database {
+    return this.database;
+  }
+
+  async openingBalances(accountId: number): Promise<BalanceRecord[]> {
+    return (this.s.openingsOf.all(accountId) as Row[]).map(balanceFrom);
   }
 
   async checkpoint(): Promise<number> {
@@ -676,7 +695,8 @@ export class SqliteHistoryStore implements HistoryStore {
 
   async reset(): Promise<void> {
     this.database.exec(
-      "DELETE FROM trade; DELETE FROM account_bucket; DELETE FROM order_home; DELETE FROM balance; DELETE FROM meta WHERE name <> 'schemaVersion';",
+      "DELETE FROM trade; DELETE FROM account_bucket; DELETE FROM order_home; DELETE FROM balance; " +
+        "DELETE FROM ledger_opening; DELETE FROM archive_period; DELETE FROM meta WHERE name <> 'schemaVersion';",
     );
   }
 
@@ -706,6 +726,7 @@ function prepare(db: Database.Database) {
     upsertBalance: db.prepare("INSERT OR REPLACE INTO balance VALUES (?,?,?,?,?)"),
     getBalance: safe(db.prepare("SELECT * FROM balance WHERE accountId = ? AND asset = ?")),
     balancesOf: safe(db.prepare("SELECT * FROM balance WHERE accountId = ? ORDER BY asset")),
+    openingsOf: safe(db.prepare("SELECT * FROM ledger_opening WHERE accountId = ? ORDER BY asset")),
     accounts: safe(
       db.prepare("SELECT DISTINCT accountId FROM balance WHERE accountId > ? ORDER BY accountId LIMIT ?"),
     ),
