@@ -6,7 +6,8 @@
  * acknowledged only once durable), over WebSocket and REST. Sends are scheduled by the clock at a fixed
  * rate and each latency is measured from the order's SCHEDULED time, so a stalled server is charged for
  * the wait of every order queued behind the stall (no coordinated omission). Orders cross: limit orders
- * a few ticks around a mid from many accounts (one per connection), a third of them IOC takers.
+ * a few ticks around a mid from many accounts (one per connection), a third of them IOC takers, with
+ * self-trade prevention cancel_maker.
  *
  * For each offered rate: achieved orders/s (acks / time to the last ack), ack latency p50, p99, p99.9
  * and max (HDR histogram, µs resolution), errors, and the server's CPU use. The generator runs in this
@@ -79,8 +80,11 @@ function parseArgs(argv: string[]): Options {
     quick,
     profileDir: value("--profile") ?? null,
     dataDir: value("--data-dir") ?? null,
-    wsRates: rates("--ws-rates", quick ? [50_000, 150_000] : [25_000, 50_000, 100_000, 150_000, 200_000]),
-    restRates: rates("--rest-rates", quick ? [20_000, 30_000] : [10_000, 20_000, 30_000, 40_000]),
+    wsRates: rates(
+      "--ws-rates",
+      quick ? [50_000, 150_000] : [5_000, 25_000, 50_000, 100_000, 150_000, 200_000],
+    ),
+    restRates: rates("--rest-rates", quick ? [20_000, 30_000] : [2_000, 10_000, 20_000, 30_000, 40_000]),
     seconds: Number(value("--seconds") ?? (quick ? 4 : 10)),
     connections: Number(value("--connections") ?? 32),
   };
@@ -209,7 +213,9 @@ class OrderFlow {
       : 300_000 + (buy ? -offset : offset) + (this.next() < 0.5 ? 3 : -3);
     const price = `${Math.floor(ticks / 100)}.${String(ticks % 100).padStart(2, "0")}`;
     const quantity = `0.${String(1 + Math.floor(this.next() * 50)).padStart(3, "0")}`;
-    return `{"symbol":"ETH-USD","side":"${buy ? "buy" : "sell"}","type":"limit","price":"${price}","quantity":"${quantity}"${taker ? ',"timeInForce":"IOC"' : ""}}`;
+    // cancel_maker: a socket read brings hundreds of one account's orders in a row, so a taker often meets
+    // its own resting order first; cancelling the maker (rather than the taker) keeps the book thin.
+    return `{"symbol":"ETH-USD","side":"${buy ? "buy" : "sell"}","type":"limit","price":"${price}","quantity":"${quantity}"${taker ? ',"timeInForce":"IOC"' : ""},"selfTradePrevention":"cancel_maker"}`;
   }
 }
 

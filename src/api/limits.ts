@@ -10,7 +10,7 @@ export const apiLimits = {
   bodyBytesMax: 64 * 1024,
   /** Bytes of one WebSocket message from a client. The connection is closed with 1009. */
   wsMessageBytesMax: 64 * 1024,
-  /** Bytes queued for one WebSocket client that is not reading: closed with 1013 (slow consumer). */
+  /** Bytes queued for one WebSocket client that is not reading: past it the connection is dropped. */
   wsBufferedBytesMax: 8 * 1024 * 1024,
   /** Open WebSocket connections. Upgrades past it get 503. */
   wsConnectionsMax: 10_000,
@@ -18,7 +18,7 @@ export const apiLimits = {
   wsSubscriptionsPerConnectionMax: 64,
   /** Order ops of one WebSocket connection waiting for durability. RATE_LIMITED */
   wsInFlightPerConnectionMax: 20_000,
-  /** HTTP headers: bytes of one header section (node's maxHeaderSize). 431 from node. */
+  /** HTTP headers: bytes of one header section (node's maxHeaderSize). HEADERS_TOO_LARGE (431) */
   headerBytesMax: 16 * 1024,
   /** Signed requests are accepted this far from server time, either way. UNAUTHORIZED */
   authWindowMs: 5_000,
