@@ -7,7 +7,6 @@
  */
 import { performance } from "node:perf_hooks";
 import type { SettledConfig } from "../engine/config.js";
-import type { Int } from "../engine/int.js";
 import type { EngineEvent, OrderEvent, OrderStatus, TradeEvent } from "../engine/types.js";
 import type {
   AccountFillView,
@@ -359,5 +358,3 @@ function outcomeLabel(outcome: string): string {
   if (outcome === "OVERLOADED" || outcome === "NOT_READY" || outcome === "UNAVAILABLE") return "unavailable";
   return "rejected";
 }
-
-export type { Int };

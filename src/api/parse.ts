@@ -21,7 +21,6 @@ import type {
 import { limits } from "../limits.js";
 import type { Unstamped } from "../node/pipeline.js";
 import { ApiError, type ErrorCode } from "./errors.js";
-import { apiLimits } from "./limits.js";
 
 export type PlaceInput = Unstamped<PlaceOrderCommand>;
 export type AmendInput = Unstamped<AmendOrderCommand>;
@@ -291,5 +290,3 @@ export function queryInt(value: unknown, name: string, fallback: number, min: nu
   if (n < min || n > max) throw invalid(`${name} must be from ${min} to ${max}`);
   return n;
 }
-
-export const nameLengthMax = apiLimits.accountNameLengthMax;

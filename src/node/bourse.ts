@@ -32,7 +32,7 @@ import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard
 import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
 import { type Demo, startDemo } from "./demo.js";
 import { JournalPipeline } from "./journal-pipeline.js";
-import { type CommandPipeline, MemoryPipeline } from "./pipeline.js";
+import type { CommandPipeline } from "./pipeline.js";
 import { loadAdminToken, loadMasterKey } from "./secrets.js";
 
 export const version = "0.1.0";
@@ -51,11 +51,6 @@ export interface BourseNode {
 export interface StartOptions {
   /** Where log lines and the one-time admin token go (default: pino to stdout). */
   logger?: Logger;
-  /**
-   * Tests of the gateway alone may run on the in-memory pipeline (NOT durable). `npm start` always
-   * uses the journal.
-   */
-  pipeline?: "journal" | "memory";
   /** Called when the journal fails (fail-stop). Default: log and exit(1). */
   onFatal?: (error: Error) => void;
 }
@@ -91,15 +86,12 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
       log.fatal(`journal failed, stopping (restart recovers every acknowledged command): ${error.message}`);
       process.exit(1);
     });
-  const pipeline: CommandPipeline =
-    options.pipeline === "memory"
-      ? new MemoryPipeline(markets)
-      : await JournalPipeline.open({
-          dataDir: config.dataDir,
-          config: markets,
-          log: (m) => log.info(m),
-          onFatal,
-        });
+  const pipeline: CommandPipeline = await JournalPipeline.open({
+    dataDir: config.dataDir,
+    config: markets,
+    log: (m) => log.info(m),
+    onFatal,
+  });
   const engine = pipeline.engine;
 
   // ── durable views, seeded from the recovered state, then fed by the output gate only
@@ -178,7 +170,7 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
   log.info(
     `bourse ${version} listening on ${url} (data dir ${config.dataDir}, markets ${settled.markets
       .map((m) => m.symbol)
-      .join(", ")}${options.pipeline === "memory" ? ", IN-MEMORY PIPELINE: NOT DURABLE" : ""})`,
+      .join(", ")})`,
   );
   if (admin.created) {
     // Written straight to the terminal, not through the logger, so that log shipping never carries it.
