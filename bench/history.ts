@@ -5,24 +5,34 @@
  *      orders, IOC, market, stops, amends, cancels, transfers), generated before anything is timed.
  *   2. SQLite ingest: a fresh store in a temp dir; the writer reads the whole stream back (its catch-up
  *      path: batches of historyLimits.batchCommandsMax, projection + store) as fast as it can: trades/s.
- *   3. SQLite writer lag at a steady 50,000 trades/s, open loop: commands are handed to the writer on
- *      the live path at their scheduled times (a 1 ms pacer); the lag of each command is the time from
- *      its scheduled hand-over to the commit of the batch holding it (coordinated omission excluded:
- *      a stalled writer makes later commands late, it does not delay their schedule). p50 / p99.
- *   4. DynamoDB Local ingest (the jar of amplify-dynamodb-simulator, in memory, on loopback): trades/s.
+ *   3. SQLite writer lag at a steady 50,000 trades/s, open loop (sqliteLag*): each command's events are
+ *      handed to writer.enqueue at its scheduled time (a 1 ms pacer), on the same thread, as the output
+ *      gate would; the lag of a command is from its scheduled hand-over to the commit of the batch
+ *      holding it (a stalled writer makes later commands late, it does not delay their schedule).
+ *   4. The same rate through the follower wiring (sqliteFollower*): commands submitted to a
+ *      DurableEngine (the file journal, fdatasync on this disk) and the HistoryFollower (a worker thread
+ *      reading the journal) writing the history; lag from the moment a command is durable to stored.
+ *   5. DynamoDB Local ingest (the jar of amplify-dynamodb-simulator, in memory, on loopback): trades/s.
  *
  * Last line: one JSON object. --quick: the same keys from smaller streams, in under a minute.
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import type { Command } from "../src/engine/types.js";
 import { DynamoHistoryStore } from "../src/history/dynamo-store.js";
+import { HistoryFollower } from "../src/history/follower.js";
 import { historyLimits } from "../src/history/history-limits.js";
 import type { HistoryStore } from "../src/history/history-store.js";
 import { parseHistoryUrl } from "../src/history/open-store.js";
 import type { CommandEvents } from "../src/history/records.js";
 import { SqliteHistoryStore } from "../src/history/sqlite-store.js";
 import { HistoryWriter } from "../src/history/writer.js";
+import type { CommandInput } from "../src/journal/command-codec.js";
+import { DurableEngine } from "../src/journal/durable-engine.js";
+import { engineFactory } from "../src/journal/state-machine.js";
+import { SimulatedClock } from "../src/platform/clock.js";
+import { RealFileSystem } from "../src/platform/real-file-system.js";
 import { startDynamoLocal } from "../test/history/dynamodb-local.js";
 import { ArraySource } from "../test/history/helpers.js";
 import { Workload, workloadConfig } from "../test/history/workload.js";
@@ -33,14 +43,95 @@ const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 
 const log = (m: string): void => console.log(m);
 const quiet = (): void => {};
 
-function generate(
-  commands: number,
-  accounts: number,
-): { stream: CommandEvents[]; trades: number; ms: number } {
+interface Generated {
+  stream: CommandEvents[];
+  commands: Command[];
+  trades: number;
+  ms: number;
+}
+
+function generate(count: number, accounts: number): Generated {
   const started = performance.now();
   const w = new Workload({ seed: 1, accounts, tradeBias: 0.8 });
-  const stream = w.run(commands);
-  return { stream, trades: w.trades, ms: performance.now() - started };
+  const stream: CommandEvents[] = [];
+  const commands: Command[] = [];
+  for (let i = 0; i < count; i++) {
+    stream.push(w.step());
+    commands.push(w.lastCommand!);
+  }
+  return { stream, commands, trades: w.trades, ms: performance.now() - started };
+}
+
+function input(c: Command): CommandInput {
+  const { seq: _seq, time: _time, ...rest } = c;
+  return rest as CommandInput;
+}
+
+/** The production wiring at a steady rate: DurableEngine + HistoryFollower; lag from durable to stored. */
+async function followerLagAt(
+  dir: string,
+  commands: Command[],
+  tradesPerCommand: number,
+  seconds: number,
+): Promise<{ p50: number; p99: number; max: number; achievedTradesPerSec: number }> {
+  const commandsPerMs = targetTradesPerSec / tradesPerCommand / 1000;
+  const count = Math.min(commands.length, Math.floor(commandsPerMs * seconds * 1000));
+  const lags = new Float64Array(count);
+  let samples = 0;
+  const clock = new SimulatedClock(commands[0]!.time);
+  const durable = await DurableEngine.open({
+    fs: new RealFileSystem(),
+    dir,
+    factory: engineFactory(workloadConfig),
+    clock,
+    log: quiet,
+  });
+  const follower = await HistoryFollower.start(
+    {
+      dataDir: dir,
+      config: workloadConfig,
+      log: quiet,
+      onLag: (ms, n) => {
+        for (let k = 0; k < n && samples < count; k++) lags[samples++] = ms;
+      },
+    },
+    durable.durableSeq,
+  );
+  durable.onCommit((batch) => follower.noteDurable(batch[batch.length - 1]!.command.seq));
+  let next = 0;
+  let acked = 0;
+  let failed: Error | null = null;
+  const done = (error: Error | null): void => {
+    if (error !== null) failed ??= error;
+    acked++;
+  };
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const pace = (): void => {
+      const now = performance.now();
+      while (next < count && start + next / commandsPerMs <= now) {
+        const c = commands[next++]!;
+        clock.set(c.time);
+        durable.submitWith(input(c), done);
+      }
+      if (next < count) setTimeout(pace, 1);
+      else resolve();
+    };
+    pace();
+  });
+  while (acked < count && failed === null) await new Promise((r) => setTimeout(r, 2));
+  if (failed !== null) throw failed;
+  await follower.drain();
+  const elapsed = (performance.now() - start) / 1000;
+  await follower.close();
+  await durable.close();
+  const sorted = lags.slice(0, samples).sort();
+  return {
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    max: sorted[sorted.length - 1] ?? 0,
+    achievedTradesPerSec: (count * tradesPerCommand) / elapsed,
+  };
 }
 
 /** Every command of the stream through the writer's read-back path, as fast as the store takes them. */
@@ -159,12 +250,24 @@ async function main(): Promise<void> {
         sqliteBytesPerTrade = bytes / r.trades;
       }
     }
-    // SQLite lag at 50k trades/s, open loop.
+    // SQLite lag at 50k trades/s, open loop: the production wiring (journal + follower worker).
+    const follower = await followerLagAt(
+      join(root, "journal"),
+      generated.commands,
+      tradesPerCommand,
+      lagSeconds,
+    );
+    log(
+      `sqlite lag at ${targetTradesPerSec} trades/s, journal + follower worker (open loop, ${lagSeconds} s, ` +
+        `achieved ${Math.round(follower.achievedTradesPerSec)}): durable → stored p50 ${round(follower.p50)} ms, ` +
+        `p99 ${round(follower.p99)} ms, max ${round(follower.max)} ms`,
+    );
+    // The same through the in-process writer (events handed over on the matching thread).
     const lagStore = new SqliteHistoryStore(join(root, "lag", "history.sqlite"));
     const lag = await lagAt(lagStore, stream, tradesPerCommand, lagSeconds);
     await lagStore.close();
     log(
-      `sqlite lag at ${targetTradesPerSec} trades/s (open loop, ${lagSeconds} s, achieved ${Math.round(lag.achievedTradesPerSec)}): ` +
+      `sqlite lag at ${targetTradesPerSec} trades/s, in-process writer (open loop, ${lagSeconds} s, achieved ${Math.round(lag.achievedTradesPerSec)}): ` +
         `p50 ${round(lag.p50)} ms, p99 ${round(lag.p99)} ms, max ${round(lag.max)} ms` +
         (lag.behindEvents > 0 ? `, ${lag.behindEvents} commands read back after the queue overflowed` : ""),
     );
@@ -199,6 +302,9 @@ async function main(): Promise<void> {
       sqliteLagP99MsAt50k: round(lag.p99),
       sqliteLagMaxMsAt50k: round(lag.max),
       sqliteAchievedTradesPerSecAt50k: Math.round(lag.achievedTradesPerSec),
+      sqliteFollowerLagP50MsAt50k: round(follower.p50),
+      sqliteFollowerLagP99MsAt50k: round(follower.p99),
+      sqliteFollowerAchievedTradesPerSecAt50k: Math.round(follower.achievedTradesPerSec),
       dynamodbLocalTradesPerSec: Math.round(dynamodbLocalTradesPerSec),
       tradesPerCommand: round(tradesPerCommand),
       commandsIngested: { sqlite: ingestCommands, dynamodbLocal: dynamoCommands },

@@ -123,6 +123,8 @@ export class HistoryWriter {
   /** Set while commands between the checkpoint and headSeq are not all queued. */
   private behind = false;
   private behindSinceMs = 0;
+  /** Behind by design (follower mode): catching up is the normal path, not worth a log line. */
+  private following = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private idleWaiters: (() => void)[] = [];
@@ -201,6 +203,22 @@ export class HistoryWriter {
     this.enqueuedAt.push(this.nowMs());
     this.queuedEvents += events.length;
     this.expectedSeq = seq + 1;
+    this.signal();
+  }
+
+  /**
+   * Follower mode (follower.ts): commands up to `seq` are durable; the writer reads their events from
+   * its source (the journal) instead of being handed them. Nothing is queued.
+   */
+  follow(seq: number): void {
+    if (!this.started) throw new Error("history writer: follow before start");
+    if (this.closing || this.failure !== null || seq <= this.headSeq) return;
+    this.headSeq = seq;
+    if (!this.behind) {
+      this.behind = true;
+      this.following = true;
+      this.behindSinceMs = this.nowMs();
+    }
     this.signal();
   }
 
@@ -375,7 +393,8 @@ export class HistoryWriter {
     if (this.checkpointSeq >= this.headSeq) {
       this.behind = false;
       this.expectedSeq = this.checkpointSeq + 1;
-      this.log(`history: caught up at seq ${this.checkpointSeq}`);
+      if (!this.following) this.log(`history: caught up at seq ${this.checkpointSeq}`);
+      this.following = false;
     }
   }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Command } from "../../src/engine/types.js";
+import { HistoryFollower } from "../../src/history/follower.js";
 import { JournalEventSource } from "../../src/history/journal-source.js";
 import { rebuildBalance } from "../../src/history/rebuild-balance.js";
 import { SqliteHistoryStore } from "../../src/history/sqlite-store.js";
@@ -122,4 +123,52 @@ test("the writer falls behind the live journal, reads back from it across segmen
     }
   }
   await fresh.close();
+});
+
+test("the history follower (a worker thread reading the journal) stores what the engine did while matching goes on", async () => {
+  const dir = join(root, "follower");
+  const fs = new RealFileSystem();
+  const clock = new SimulatedClock(1_700_000_000_000);
+  const durable = await DurableEngine.open({
+    fs,
+    dir,
+    factory: engineFactory(workloadConfig),
+    clock,
+    segmentBytesMax: 256 * 1024,
+    batchBytesMax: 64 * 1024,
+    log: quiet,
+  });
+  const follower = await HistoryFollower.start(
+    { dataDir: dir, config: workloadConfig, log: quiet },
+    durable.durableSeq,
+  );
+  durable.onCommit((batch) => follower.noteDurable(batch[batch.length - 1]!.command.seq));
+  const w = new Workload({ seed: 5, accounts: 10 });
+  const count = 4_000;
+  const trades: number[] = [];
+  let pending: Promise<unknown>[] = [];
+  let lagSeen = false;
+  for (let i = 0; i < count; i++) {
+    for (const e of w.step().events) if (e.type === "trade") trades.push(e.tradeId);
+    const c = w.lastCommand!;
+    clock.set(c.time);
+    pending.push(durable.submit(input(c)));
+    if (pending.length === 100) {
+      await Promise.all(pending);
+      pending = [];
+      if (follower.lagCommands > 0) lagSeen = true;
+    }
+  }
+  await Promise.all(pending);
+  await follower.drain();
+  assert.ok(lagSeen, "the follower trails the journal (the lag metric moves)");
+  assert.equal(follower.lagMs, 0);
+  assert.equal(follower.lastCheckpoint(), count);
+  await follower.close();
+  await durable.close();
+  const store = new SqliteHistoryStore(join(dir, "history", "history.sqlite"));
+  await store.open();
+  assert.equal(await store.checkpoint(), count);
+  assert.deepEqual(await storedTradeIds(store, symbols), trades);
+  await store.close();
 });
