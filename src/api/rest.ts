@@ -62,12 +62,30 @@ export const routeTable: readonly { pattern: RegExp; methods: readonly string[] 
   { pattern: /^\/assets\/.+$/, methods: ["GET"] },
 ];
 
+/**
+ * A synchronous guard as a callback-style hook: fastify then skips the promise an async hook costs on
+ * every request (measurable at tens of thousands of requests a second).
+ */
+export function callbackHook(
+  guard: (request: FastifyRequest, reply: FastifyReply) => void,
+): (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void {
+  return (request, reply, done) => {
+    try {
+      guard(request, reply);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
+  };
+}
+
 export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
   const { gateway, marketData, auth, rateLimits, metrics } = ctx;
 
   // ───────────────────────────── guards ─────────────────────────────
 
-  const adminAuth = async (request: FastifyRequest): Promise<void> => {
+  const adminAuth = (request: FastifyRequest): void => {
     const header = request.headers.authorization;
     const ok = typeof header === "string" && sameText(header, `Bearer ${ctx.adminToken}`);
     if (!ok) {
@@ -79,7 +97,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
     }
   };
 
-  const accountAuth = async (request: FastifyRequest): Promise<void> => {
+  const accountAuth = (request: FastifyRequest): void => {
     const ip = request.ip;
     if (rateLimits.authFailures.exhausted(ip)) {
       metrics.rateLimited.inc({ limit: rateLimits.authFailures.rule.name });
@@ -109,8 +127,8 @@ export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
     request.accountId = accountId;
   };
 
-  const admin = { preValidation: adminAuth };
-  const account = { preValidation: accountAuth };
+  const admin = { preValidation: callbackHook(adminAuth) };
+  const account = { preValidation: callbackHook(accountAuth) };
 
   // ───────────────────────────── public market data ─────────────────────────────
 

@@ -14,7 +14,7 @@ import { apiLimits } from "./limits.js";
 import type { ApiMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import type { RateLimits } from "./rate-limit.js";
-import { registerRoutes, routeTable } from "./rest.js";
+import { callbackHook, registerRoutes, routeTable } from "./rest.js";
 import { WsGateway } from "./ws.js";
 
 export interface TlsFiles {
@@ -153,24 +153,28 @@ export class ApiServer {
       }
     });
 
-    app.addHook("onRequest", async (request, reply) => {
-      if (this.closing) {
-        reply.header("connection", "close");
-        throw new ApiError("NOT_READY");
-      }
-      if (!rateLimits.ip.take(request.ip)) {
-        metrics.rateLimited.inc({ limit: rateLimits.ip.rule.name });
-        throw new ApiError("RATE_LIMITED", `rate limit ${rateLimits.ip.rule.name} exceeded`);
-      }
-    });
+    app.addHook(
+      "onRequest",
+      callbackHook((request, reply) => {
+        if (this.closing) {
+          reply.header("connection", "close");
+          throw new ApiError("NOT_READY");
+        }
+        if (!rateLimits.ip.take(request.ip)) {
+          metrics.rateLimited.inc({ limit: rateLimits.ip.rule.name });
+          throw new ApiError("RATE_LIMITED", `rate limit ${rateLimits.ip.rule.name} exceeded`);
+        }
+      }),
+    );
 
-    app.addHook("onResponse", async (request, reply) => {
+    app.addHook("onResponse", (request, reply, done) => {
       metrics.observeHttp(
         request.method,
         request.routeOptions.url ?? "unmatched",
         reply.statusCode,
         reply.elapsedTime / 1000,
       );
+      done();
     });
 
     app.setErrorHandler((error, request, reply) => {
