@@ -127,8 +127,11 @@ export class Engine implements EngineModel {
    */
   replay(cmd: Command): void {
     this.emitting = false;
-    this.apply(cmd, this.discarded);
-    this.emitting = true;
+    try {
+      this.apply(cmd, this.discarded);
+    } finally {
+      this.emitting = true;
+    }
   }
 
   apply(cmd: Command, out: EngineEvent[]): void {
