@@ -19,14 +19,14 @@
  */
 import { readFileSync } from "node:fs";
 import pino, { type Logger } from "pino";
-import { Authenticator } from "../api/auth.js";
+import { Authenticator, parseMasterKey } from "../api/auth.js";
 import { Gateway } from "../api/gateway.js";
 import { ApiMetrics } from "../api/metrics.js";
 import { BalanceView, OrderStore } from "../api/order-store.js";
 import { RequestParser } from "../api/parse.js";
 import { RateLimits } from "../api/rate-limit.js";
 import { ApiServer } from "../api/server.js";
-import { defaultConfig, type EngineConfig, settleConfig } from "../engine/config.js";
+import { defaultConfig, type EngineConfig, type SettledConfig, settleConfig } from "../engine/config.js";
 import { MarketData } from "../marketdata/marketdata.js";
 import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard.js";
 import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
@@ -69,17 +69,16 @@ function marketsOf(config: NodeConfig, log: Logger): EngineConfig {
 export async function startBourse(config: NodeConfig, options: StartOptions = {}): Promise<BourseNode> {
   const log = options.logger ?? pino({ level: config.logLevel, base: null });
 
-  // ── configuration and secrets
+  // ── configuration, checked before anything is opened
   const markets = marketsOf(config, log);
   const settled = settleConfig(markets);
-  const masterKey = loadMasterKey(config.dataDir, config.masterKey);
-  const admin = loadAdminToken(config.dataDir, config.adminToken);
+  if (config.masterKey !== null) parseMasterKey(config.masterKey);
   const tls =
     config.tls === null
       ? undefined
       : { cert: readFileSync(config.tls.certPath), key: readFileSync(config.tls.keyPath) };
 
-  // ── sequencer → journal ∥ engine → output gate (recovery first)
+  // ── sequencer → journal ∥ engine → output gate: takes the data directory's LOCK, then recovers
   const onFatal =
     options.onFatal ??
     ((error: Error) => {
@@ -92,7 +91,27 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
     log: (m) => log.info(m),
     onFatal,
   });
+  try {
+    return await assemble(config, log, settled, tls, pipeline);
+  } catch (error) {
+    // Nothing was answered yet: release the journal and its LOCK so that a retry can open it.
+    await pipeline.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Everything above the command path, once it is recovered and this process owns the data directory. */
+async function assemble(
+  config: NodeConfig,
+  log: Logger,
+  settled: SettledConfig,
+  tls: { cert: Buffer; key: Buffer } | undefined,
+  pipeline: CommandPipeline,
+): Promise<BourseNode> {
   const engine = pipeline.engine;
+  // ── secrets: created under the LOCK, so two processes never race to generate them
+  const masterKey = loadMasterKey(config.dataDir, config.masterKey);
+  const admin = loadAdminToken(config.dataDir, config.adminToken);
 
   // ── durable views, seeded from the recovered state, then fed by the output gate only
   const orders = new OrderStore();
@@ -158,14 +177,14 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
     server.ws.publish(marketData.apply(events), events);
   });
 
+  const port = await server.listen(config.host, config.port);
+
   // ── time: GTD orders expire without other traffic; the ticker's 24 h window follows the clock
   const clock = setInterval(() => {
     marketData.advanceTime(Date.now());
     if (orders.gtdOrders > 0 && pipeline.ready) pipeline.submit({ type: "tick" }).catch(() => {});
   }, 1_000);
   clock.unref();
-
-  const port = await server.listen(config.host, config.port);
   const url = `${tls === undefined ? "http" : "https"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   log.info(
     `bourse ${version} listening on ${url} (data dir ${config.dataDir}, markets ${settled.markets

@@ -11,6 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { startBourse } from "../../src/node/bourse.js";
+import { resolveConfig } from "../../src/node/config.js";
 import { type Account, fundedAccount, limit, request, signed, startServer } from "./helpers.js";
 
 const mainJs = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -140,6 +143,35 @@ describe("durability", () => {
       assert.equal(cancel.status, 200);
     } finally {
       await second.stop();
+    }
+  });
+
+  it("one node per data directory; a start that fails releases the directory", async () => {
+    const dataDir = tempDir();
+    const first = await startServer({ dataDir });
+    try {
+      // Another process on the same directory is refused (the journal's LOCK holds this process's pid).
+      const second = spawn(process.execPath, [mainJs, "start", "--port", "0", "--data-dir", dataDir], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      second.stdout!.on("data", (c) => (output += c.toString()));
+      second.stderr!.on("data", (c) => (output += c.toString()));
+      const code = await new Promise<number | null>((resolve) => second.once("exit", resolve));
+      assert.equal(code, 1, output);
+      assert.match(output, /in use by process/);
+      const { port } = new URL(first.url);
+      const otherDir = tempDir();
+      // A port already in use fails the start after recovery: the journal and its LOCK are released.
+      const base = resolveConfig({ port, host: "127.0.0.1", dataDir: otherDir }, {});
+      await assert.rejects(
+        startBourse({ ...base, adminToken: "x", logLevel: "silent" }, { logger: pino({ level: "silent" }) }),
+        /EADDRINUSE/,
+      );
+      const retry = await startServer({ dataDir: otherDir });
+      await retry.stop();
+    } finally {
+      await first.stop();
     }
   });
 
