@@ -7,6 +7,7 @@ import {
   balanceSchema,
   bookSchema,
   candleSchema,
+  createAccountBody,
   errorSchema,
   fillSchema,
   marketSchema,
@@ -183,7 +184,7 @@ export function buildOpenApi(version: string): Json {
         post: operation({
           summary: "create an account and its API credentials (the secret is shown once)",
           security: "admin",
-          body: s.createAccount.body,
+          body: createAccountBody,
           replies: {
             201: {
               description: "created",

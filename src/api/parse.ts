@@ -275,6 +275,17 @@ export class RequestParser {
   }
 }
 
+const accountFields: ReadonlySet<string> = new Set(["name"]);
+
+/** The optional body of POST /v1/admin/accounts (none at all is fine): its name, if any. */
+export function accountName(raw: unknown): string | undefined {
+  if (raw === undefined) return undefined;
+  const body = objectBody(raw, accountFields, "account");
+  if (body.name === undefined) return undefined;
+  if (typeof body.name !== "string") throw invalid("name must be a string");
+  return body.name;
+}
+
 /** An id of the API ("42") → the engine's integer, or null (then the thing is "not found"). */
 export function parseId(text: unknown): number | null {
   if (typeof text !== "string" || !/^[0-9]{1,16}$/.test(text)) return null;

@@ -11,7 +11,7 @@ import { ApiError } from "./errors.js";
 import type { Gateway } from "./gateway.js";
 import { apiLimits } from "./limits.js";
 import type { ApiMetrics } from "./metrics.js";
-import { queryInt } from "./parse.js";
+import { accountName, queryInt } from "./parse.js";
 import type { RateLimits } from "./rate-limit.js";
 import { routeSchemas } from "./schemas.js";
 
@@ -189,10 +189,11 @@ export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
 
   // ───────────────────────────── admin ─────────────────────────────
 
+  // The body is optional here, so it is checked by accountName rather than by the route's schema.
   app.post("/v1/admin/accounts", { schema: routeSchemas.createAccount, ...admin }, async (request, reply) => {
-    const body = (request.body ?? {}) as { name?: string };
+    const name = accountName(request.body);
     reply.code(201);
-    return gateway.createAccount(body.name);
+    return gateway.createAccount(name);
   });
 
   app.post(

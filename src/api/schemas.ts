@@ -110,7 +110,8 @@ export const routeSchemas = {
       },
     },
   },
-  createAccount: { body: createAccountBody, querystring: noQuery },
+  /** The body is optional (checked in the handler); createAccountBody documents it. */
+  createAccount: { querystring: noQuery },
   transfer: {
     params: { type: "object", properties: { accountId: idParam } },
     body: transferBody,

@@ -57,6 +57,12 @@ describe("REST API", () => {
   it("admin: creates accounts, deposits idempotently, withdraws, lists balances", async () => {
     const created = await server.admin("POST", "/v1/admin/accounts", {});
     assert.equal(created.status, 201);
+    const noBody = await server.admin("POST", "/v1/admin/accounts");
+    assert.equal(noBody.status, 201, "the body is optional");
+    const badName = await server.admin("POST", "/v1/admin/accounts", { name: 5 });
+    assert.equal(badName.body.error.code, "VALIDATION_ERROR");
+    const extra = await server.admin("POST", "/v1/admin/accounts", { name: "x", admin: true });
+    assert.equal(extra.body.error.code, "VALIDATION_ERROR");
     assert.match(created.body.accountId, /^[0-9]+$/);
     assert.equal(typeof created.body.apiKey, "string");
     assert.match(created.body.apiSecret, /^[0-9a-f]{64}$/);
