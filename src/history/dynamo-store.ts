@@ -431,8 +431,10 @@ export class DynamoHistoryStore implements HistoryStore {
   private async batchWrite(puts: readonly [string, Item][]): Promise<void> {
     const size = historyLimits.dynamoBatchWriteItemsMax;
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < puts.length) {
+      // After a failure the others stop taking requests: the writer retries the whole batch.
+      while (next < puts.length && !failed) {
         const start = next;
         next = Math.min(puts.length, next + size);
         const requestItems: Record<string, WriteRequest[]> = {};
@@ -440,12 +442,19 @@ export class DynamoHistoryStore implements HistoryStore {
           const [table, item] = puts[i]!;
           (requestItems[table] ??= []).push({ PutRequest: { Item: item } });
         }
-        await this.sendWithRetries(requestItems);
+        try {
+          await this.sendWithRetries(requestItems);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
       }
     };
     const workers: Promise<void>[] = [];
     for (let w = 0; w < historyLimits.dynamoBatchWritesInFlightMax; w++) workers.push(worker());
-    await Promise.all(workers);
+    // Every worker settles before the batch is reported: no request of it is still in flight after.
+    const results = await Promise.allSettled(workers);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
   }
 
   private async sendWithRetries(requestItems: Record<string, WriteRequest[]>): Promise<void> {

@@ -25,6 +25,7 @@ import { engineFactory, type StateMachine } from "../journal/state-machine.js";
 import type { FileSystem } from "../platform/file-system.js";
 import { joinPath } from "../platform/file-system.js";
 import { RealFileSystem } from "../platform/real-file-system.js";
+import { HistoryIntegrityError } from "./projector.js";
 import type { CommandEvents } from "./records.js";
 import type { CommandEventSource } from "./writer.js";
 
@@ -52,7 +53,25 @@ export class JournalEventSource implements CommandEventSource {
     this.fs = options.fs ?? new RealFileSystem();
   }
 
+  /**
+   * A journal that does not hold what the history needs (retention removed it, or it is damaged) is
+   * not a passing condition: it surfaces as a HistoryIntegrityError, which stops the writer loudly.
+   */
   async read(fromSeq: number, toSeq: number, maxCommands: number): Promise<CommandEvents[]> {
+    try {
+      return await this.readUnchecked(fromSeq, toSeq, maxCommands);
+    } catch (error) {
+      if (error instanceof HistoryIntegrityError) throw error;
+      if (error instanceof JournalCorruptionError) {
+        this.machine = null; // start over with a recovery next time
+        throw new HistoryIntegrityError(`journal source: ${error.message}`, { cause: error });
+      }
+      this.machine = null;
+      throw error;
+    }
+  }
+
+  private async readUnchecked(fromSeq: number, toSeq: number, maxCommands: number): Promise<CommandEvents[]> {
     const upTo = Math.min(toSeq, fromSeq + maxCommands - 1);
     if (this.machine === null || this.scan.nextSeq !== fromSeq) await this.seek(fromSeq);
     const out: CommandEvents[] = [];
@@ -116,7 +135,9 @@ export class JournalEventSource implements CommandEventSource {
       warn: this.options.warn ?? (() => {}),
     });
     if (r.tail.lastSeq !== fromSeq - 1) {
-      throw new Error(`journal source: the journal ends at seq ${r.tail.lastSeq}, before ${fromSeq - 1}`);
+      throw new HistoryIntegrityError(
+        `journal source: the journal ends at seq ${r.tail.lastSeq}, before ${fromSeq - 1}`,
+      );
     }
     this.machine = r.machine;
     this.scan = { nextSeq: r.tail.lastSeq + 1, chain: r.tail.chain, time: r.tail.lastTime };
