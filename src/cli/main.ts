@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { registerAccounts } from "./accounts.js";
+import { registerClusterCommands } from "./cluster.js";
 import { registerHistoryCommands } from "./history.js";
 import { registerJournalCommands } from "./journal.js";
 import { registerStart } from "./start.js";
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerAccounts(program);
   registerJournalCommands(program);
   registerHistoryCommands(program);
+  registerClusterCommands(program);
   return program;
 }
 
