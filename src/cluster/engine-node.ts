@@ -262,7 +262,16 @@ export class ClusterNode {
         snapshotter: null,
         checkpointEveryCommands: this.options.checkpointEveryCommands ?? 10_000,
         log: (m) => this.logLine(`leader ${this.options.nodeId}: ${m}`),
-        onFatal: (error) => void this.stepDown(error.message),
+        onFatal: (error) => {
+          if (error instanceof JournalError && error.code === "JOURNAL_FENCED")
+            this.emit({
+              event: "append-refused",
+              nodeId: this.options.nodeId,
+              epoch: start.epoch,
+              message: error.message,
+            });
+          void this.stepDown(error.message);
+        },
       });
     } catch (error) {
       lease.stop();
