@@ -103,7 +103,9 @@ export class Engine implements EngineModel {
   private readonly dirtyAvailable: Int[] = [];
   private readonly dirtyLocked: Int[] = [];
   private readonly dirtyChanged: number[] = [];
+  /** Markets touched by this command (a stack of `touchedCount`, overwritten, never truncated). */
   private readonly touchedMarkets: MarketState[] = [];
+  private touchedCount = 0;
   private walkCost: Int = 0;
   /** False while replaying: state changes only, no events built (recovery, followers, verify). */
   private emitting = true;
@@ -171,7 +173,7 @@ export class Engine implements EngineModel {
       default:
         throw new Error(`engine: unknown command type ${(cmd as { type: unknown }).type}`);
     }
-    if (this.touchedMarkets.length > 0) this.runStops();
+    if (this.touchedCount > 0) this.runStops();
     if (this.dirtyCount > 0) this.flushBalances();
   }
 
@@ -845,16 +847,26 @@ export class Engine implements EngineModel {
   private touchMarket(ms: MarketState): void {
     if (ms.touchedStamp === this.stamp) return;
     ms.touchedStamp = this.stamp;
-    this.touchedMarkets.push(ms);
+    this.touchedMarkets[this.touchedCount++] = ms;
   }
 
   private runStops(): void {
     const touched = this.touchedMarkets;
-    if (touched.length > 1) touched.sort((a, b) => a.market.index - b.market.index);
+    const count = this.touchedCount;
+    // Insertion sort by market index: a command touches one market, rarely more.
+    for (let i = 1; i < count; i++) {
+      const x = touched[i]!;
+      let j = i - 1;
+      while (j >= 0 && touched[j]!.market.index > x.market.index) {
+        touched[j + 1] = touched[j]!;
+        j--;
+      }
+      touched[j + 1] = x;
+    }
     const store = this.store;
     let triggers = 0;
     // Triggering trades only in the stop's own market, which is already in the list.
-    for (let m = 0; m < touched.length; m++) {
+    for (let m = 0; m < count; m++) {
       const ms = touched[m]!;
       while (ms.lastPrice !== 0 && ms.stops.length > 0 && triggers < limits.stopTriggersPerCommandMax) {
         const stops = ms.stops;
@@ -875,7 +887,7 @@ export class Engine implements EngineModel {
         this.trigger(slot, ms);
       }
     }
-    touched.length = 0;
+    this.touchedCount = 0;
   }
 
   private trigger(slot: number, ms: MarketState): void {
