@@ -13,7 +13,7 @@ import type { EngineCode } from "./codes.js";
 import { type EngineConfig, type Market, type SettledConfig, settleConfig } from "./config.js";
 import type { EngineDump, EngineModel, OrderDump } from "./dump.js";
 import { GtdQueue } from "./gtd-queue.js";
-import { add, big, feeCeil, type Int, inInt64, mul, sub } from "./int.js";
+import { add, big, feeCeil, type Int, inInt64, min, mul, sub } from "./int.js";
 import { MarketState } from "./market-state.js";
 import {
   nil,
@@ -786,7 +786,7 @@ export class Engine implements EngineModel {
     this.debitLocked(account, quote, pay);
     const rest = sub(fee, spare);
     const available = account.available[quote]!;
-    const fromAvailable = available < rest ? available : rest;
+    const fromAvailable = min(available, rest);
     this.debitAvailable(account, quote, fromAvailable);
     return add(spare, fromAvailable);
   }
