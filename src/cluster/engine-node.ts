@@ -190,9 +190,16 @@ export class ClusterNode {
         if (performance.now() < nextLeaseCheck || this.role !== "standby") continue;
         nextLeaseCheck = performance.now() + this.pollMs;
         if (follower.diverged) continue; // a standby whose state differs from the leader's must never lead
+        const head = await this.log.head();
+        if (head.seq < follower.position.lastSeq) {
+          await this.rebuild(
+            `the log ends at seq ${head.seq}, behind this standby (seq ${follower.position.lastSeq})`,
+          );
+          continue;
+        }
         const lease = await this.log.lease();
         if (lease !== null) {
-          this.leaderAddress = (await this.log.head()).address;
+          this.leaderAddress = head.address;
           continue;
         }
         if (await this.handoverForbids()) continue;
@@ -230,10 +237,16 @@ export class ClusterNode {
     const start = await lease.tryAcquire();
     if (start === null) return; // another standby was faster
     // From here on the old epoch is fenced: the log up to start.seq is final. Apply the rest.
+    await this.follower!.catchUp(start.seq);
+    if (!this.matches(start)) {
+      await this.rebuild(
+        `at takeover the log ends at seq ${start.seq}, this standby is at seq ${this.follower!.position.lastSeq}`,
+      );
+      await this.follower!.catchUp(start.seq);
+    }
     const follower = this.follower!;
-    await follower.catchUp(start.seq);
     const position = follower.position;
-    if (position.lastSeq !== start.seq || position.chain !== start.chain) {
+    if (!this.matches(start)) {
       lease.stop();
       throw new Error(
         `takeover: the log's head is seq ${start.seq} chain ${start.chain}, the standby reached seq ${position.lastSeq} chain ${position.chain}`,
@@ -298,6 +311,24 @@ export class ClusterNode {
       `node ${this.options.nodeId}: LEADER, epoch ${start.epoch}, from seq ${start.seq} (took over in ${tookOverMs.toFixed(1)} ms)`,
     );
     void this.publishStatus().catch(() => {});
+  }
+
+  private matches(head: { seq: number; chain: number }): boolean {
+    const p = this.follower!.position;
+    return p.lastSeq === head.seq && p.chain === head.chain;
+  }
+
+  /**
+   * The log no longer contains what this standby applied: a Redis failover lost writes that had
+   * reached the old primary (not a replica). Loudly, start again from the log as it now is.
+   */
+  private async rebuild(why: string): Promise<void> {
+    this.logLine(
+      `standby ${this.options.nodeId}: ${why}: writes were lost by the log's server (a Redis failover?); rebuilding from the log`,
+    );
+    this.emit({ event: "rebuild", nodeId: this.options.nodeId, reason: why });
+    await this.follower?.idle();
+    this.follower = await this.newFollower();
   }
 
   /**

@@ -244,13 +244,20 @@ export interface LogCheck {
   placed: number;
   duplicates: number;
   acksChecked: number;
+  /** Acknowledged orders missing from the log (only with countLost; otherwise missing ones throw). */
+  lost: Ack[];
 }
 
 /**
  * Reads the whole log from Redis and replays it from seq 1 in a fresh engine (with events): every
  * acknowledged order must be there under its orderId, no clientOrderId placed twice.
  */
-export async function checkLog(journal: string, acks: Iterable<Ack>, hashSeqs: number[]): Promise<LogCheck> {
+export async function checkLog(
+  journal: string,
+  acks: Iterable<Ack>,
+  hashSeqs: number[],
+  options: { countLost?: boolean } = {},
+): Promise<LogCheck> {
   const { url, namespace } = parseRedisLocation(journal);
   const reader = new RedisJournal({ url, namespace, durability: "memorydb" });
   const engine = new Engine(defaultConfig);
@@ -282,9 +289,14 @@ export async function checkLog(journal: string, acks: Iterable<Ack>, hashSeqs: n
   for (const [key, p] of placedBy)
     if (p.times > 1) throw new Error(`order ${key} was placed ${p.times} times (applied twice)`);
   let acksChecked = 0;
+  const lost: Ack[] = [];
   for (const ack of acks) {
     acksChecked++;
     const found = placedBy.get(`${ack.accountId}/${ack.clientOrderId}`);
+    if (found === undefined && options.countLost) {
+      lost.push(ack);
+      continue;
+    }
     if (found === undefined)
       throw new Error(
         `acknowledged order ${ack.clientOrderId} (seq ${ack.seq}, epoch ${ack.epoch}) is not in the log: LOST`,
@@ -294,7 +306,7 @@ export async function checkLog(journal: string, acks: Iterable<Ack>, hashSeqs: n
         `acknowledged order ${ack.clientOrderId} has orderId ${ack.orderId}, the log ${found.orderId}`,
       );
   }
-  return { commands, hashAt, placed: placedBy.size, duplicates, acksChecked };
+  return { commands, hashAt, placed: placedBy.size, duplicates, acksChecked, lost };
 }
 
 /** GET a node's state hash once nothing is pending. */
