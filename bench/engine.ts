@@ -244,6 +244,7 @@ async function runParent(o: Options, argv: string[]): Promise<void> {
       maxUsAt250k: lo.maxUs,
       // throughput detail and noise indicators
       bestOpsPerSec: r.engine.bestOpsPerSec,
+      replayOpsPerSec: r.engine.replayOpsPerSec,
       runsOpsPerSec: r.engine.runsOpsPerSec,
       cpuSharePct: r.engine.cpuSharePct,
       opsPerCpuSec: r.engine.opsPerCpuSec,

@@ -54,6 +54,8 @@ export interface WorkloadResult {
     opsPerSec: number;
     /** Fastest measured run: on a shared machine, contention only ever slows a run down. */
     bestOpsPerSec: number;
+    /** The same stream through `engine.replay` (state only, no events: how recovery and followers run). */
+    replayOpsPerSec: number;
     runsOpsPerSec: number[];
     /**
      * Median over the measured runs of process CPU time / wall time, in %. Well below 100 means the
@@ -120,6 +122,13 @@ interface Timing {
   cpuSharePct: number;
 }
 
+/** The same loop without events: `engine.replay`, as journal recovery and followers use it. */
+function replayWithoutEvents(engine: Engine, w: Workload): void {
+  const cmds = w.bench;
+  const n = cmds.length;
+  for (let i = 0; i < n; i++) engine.replay(cmds[i]!);
+}
+
 /** Wall time of `run`, and the process's CPU time over it as a share of the wall time. */
 function timed<T>(run: () => T): Timing & { value: T } {
   const c0 = process.cpuUsage();
@@ -172,6 +181,17 @@ export function measureWorkload(
     }
     log(`  engine ${warm ? "warm-up" : "run"} ${r + 1}: ${fmt(opsPerSec)} ops/s (cpu ${t.cpuSharePct}%)`);
   }
+
+  // Event-free replay of the same stream (median of `runs`, after one warm-up).
+  const replayRuns: number[] = [];
+  for (let r = 0; r < 1 + plan.runs; r++) {
+    const engine = freshEngine(w, out);
+    gc();
+    const t = timed(() => replayWithoutEvents(engine, w));
+    if (engine.stateHash() !== w.finalHash) deterministic = false;
+    if (r > 0) replayRuns.push(w.bench.length / (t.ms / 1000));
+  }
+  log(`  replay without events: ${fmt(median(replayRuns))} ops/s`);
 
   // Latency at full speed, then at the offered rate (each on a fresh engine).
   let engine = freshEngine(w, out);
@@ -242,6 +262,7 @@ export function measureWorkload(
     engine: {
       opsPerSec: Math.round(opsPerSec),
       bestOpsPerSec: Math.round(Math.max(...runs)),
+      replayOpsPerSec: Math.round(median(replayRuns)),
       runsOpsPerSec: runs.map(Math.round),
       cpuSharePct: median(shares),
       opsPerCpuSec: Math.round(median(perCpu)),
