@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { DescribeTimeToLiveCommand, DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { DynamoHistoryStore } from "../../src/history/dynamo-store.js";
 import { parseHistoryUrl } from "../../src/history/open-store.js";
@@ -94,4 +95,41 @@ test("DynamoDB: a batch whose items are all written but not its checkpoint is re
     }
   }
   await store.close();
+});
+
+test("DynamoDB: ttlDays turns on TTL on the history tables and stamps every item with expiresAt", async () => {
+  const prefix = `ttl${++count}_`;
+  const location = parseHistoryUrl(`${local!.url(prefix)}&ttlDays=30`, "");
+  if (location.kind !== "dynamodb") throw new Error("expected a DynamoDB URL");
+  const store = new DynamoHistoryStore(location);
+  await store.open();
+  const g = generate(12, 400, 4);
+  const writer = new HistoryWriter({ store, config: workloadConfig, log: () => {} });
+  await writer.start();
+  for (const c of g.commands) writer.enqueue(c.seq, c.time, c.events);
+  await writer.drain();
+  await writer.close();
+  await store.close();
+  const client = new DynamoDBClient({
+    region: "us-east-1",
+    endpoint: local!.endpoint,
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+  });
+  for (const table of ["trades", "fills", "orders", "ledger"]) {
+    const ttl = await client.send(new DescribeTimeToLiveCommand({ TableName: `${prefix}${table}` }));
+    assert.equal(ttl.TimeToLiveDescription?.AttributeName, "expiresAt");
+    assert.match(ttl.TimeToLiveDescription?.TimeToLiveStatus ?? "", /ENABL/);
+  }
+  const t = g.trades[0]!;
+  const item = await client.send(
+    new QueryCommand({
+      TableName: `${prefix}trades`,
+      KeyConditionExpression: "symbol = :s",
+      ExpressionAttributeValues: { ":s": { S: t.symbol } },
+      Limit: 1,
+    }),
+  );
+  const first = item.Items![0]!;
+  assert.equal(Number(first.expiresAt!.N), Math.floor(Number(first.time!.N) / 1000) + 30 * 86_400);
+  client.destroy();
 });
