@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The cluster tests (test/cluster) and bench:redis-journal start their own redis-server processes on
+# loopback. Installs Debian's redis-server when it is missing; nothing is started here.
+set -euo pipefail
+if command -v redis-server >/dev/null 2>&1; then
+  echo "ensure-redis: $(redis-server --version | head -n 1)"
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-redis: redis-server is missing and there is no apt-get here: install Redis 7+ or Valkey" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends redis-server
+# Debian's package starts a system instance; the tests use their own on free ports.
+(command -v systemctl >/dev/null 2>&1 && $sudo systemctl stop redis-server 2>/dev/null) || true
+echo "ensure-redis: $(redis-server --version | head -n 1)"
