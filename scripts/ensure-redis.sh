@@ -2,8 +2,18 @@
 # The cluster tests (test/cluster) and bench:redis-journal start their own redis-server processes on
 # loopback. Installs Debian's redis-server when it is missing; nothing is started here.
 set -euo pipefail
-if command -v redis-server >/dev/null 2>&1; then
+# Redis Functions (FUNCTION LOAD: the journal's fenced append) need Redis 7.0 or later.
+check_version() {
+  local version
+  version="$(redis-server --version | sed -n 's/.*v=\([0-9][0-9]*\)\..*/\1/p')"
   echo "ensure-redis: $(redis-server --version | head -n 1)"
+  if [ -z "$version" ] || [ "$version" -lt 7 ]; then
+    echo "ensure-redis: Redis 7.0 or later is needed (Functions); install it from packages.redis.io or use Valkey" >&2
+    exit 1
+  fi
+}
+if command -v redis-server >/dev/null 2>&1; then
+  check_version
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -17,4 +27,4 @@ $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends redis-server
 # Debian's package starts a system instance; the tests use their own on free ports.
 (command -v systemctl >/dev/null 2>&1 && $sudo systemctl stop redis-server 2>/dev/null) || true
-echo "ensure-redis: $(redis-server --version | head -n 1)"
+check_version

@@ -45,6 +45,7 @@ interface StandbyFlags {
   markets?: string;
   leaseMs?: string;
   pollMs?: string;
+  deadAfterMs?: string;
   checkpointEvery?: string;
   snapshotEvery?: string;
   jsonEvents?: boolean;
@@ -63,6 +64,10 @@ export function registerClusterCommands(program: Command): void {
     .option("--markets <file>", "markets configuration, the same on every node (default config/markets.json)")
     .option("--lease-ms <ms>", "leader lease time to live (default 1000)")
     .option("--poll-ms <ms>", "how often a standby looks at the lease (default 50)")
+    .option(
+      "--dead-after-ms <ms>",
+      "take over when the leader's Redis connection has been closed this long; 0: lease TTL only (default 100)",
+    )
     .option("--checkpoint-every <n>", "commands between state-hash checkpoints (default 10000)")
     .option("--snapshot-every <n>", "commands between the standby's snapshots to Redis (default 1000000)")
     .option("--json-events", "print role changes as JSON lines on stdout")
@@ -75,6 +80,7 @@ export function registerClusterCommands(program: Command): void {
         port: whole(flags.port, "port", 0),
         leaseTtlMs: whole(flags.leaseMs, "lease-ms", 1_000),
         pollMs: whole(flags.pollMs, "poll-ms", 50),
+        deadAfterMs: whole(flags.deadAfterMs, "dead-after-ms", 100),
         checkpointEveryCommands: whole(flags.checkpointEvery, "checkpoint-every", 10_000),
         snapshotEveryCommands: whole(flags.snapshotEvery, "snapshot-every", 1_000_000),
         ...(flags.jsonEvents ? { event: (e) => process.stdout.write(`${JSON.stringify(e)}\n`) } : {}),

@@ -54,6 +54,8 @@ export interface ClusterNodeOptions {
   leaseTtlMs?: number;
   /** How long a standby waits for new entries before it looks at the lease again. */
   pollMs?: number;
+  /** Take over when the leader's connection to Redis has been closed this long (0: wait for the lease TTL only). */
+  deadAfterMs?: number;
   /** State-hash checkpoints published by the leader (followers compare them). */
   checkpointEveryCommands?: number;
   /** Snapshots written to Redis by the standby. */
@@ -114,6 +116,8 @@ export class ClusterNode {
   private statusTimer: NodeJS.Timeout | null = null;
   private leaderAddress = "";
   private counters = { takeovers: 0, stepDowns: 0, commands: 0 };
+  private deadAfterMs: number;
+  private watch = { name: "", seen: false, goneSince: 0 };
 
   private constructor(private readonly options: ClusterNodeOptions) {
     this.location = parseRedisLocation(options.journal);
@@ -121,6 +125,7 @@ export class ClusterNode {
     this.clock = options.clock ?? new SystemClock();
     this.leaseTtlMs = options.leaseTtlMs ?? 1_000;
     this.pollMs = options.pollMs ?? 50;
+    this.deadAfterMs = options.deadAfterMs ?? 100;
     this.logLine = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.emit = options.event ?? (() => {});
   }
@@ -200,6 +205,8 @@ export class ClusterNode {
         const lease = await this.log.lease();
         if (lease !== null) {
           this.leaderAddress = head.address;
+          if (!(await this.leaderGone(lease.holder, head.epoch)) || (await this.handoverForbids())) continue;
+          await this.takeOver(lease.holder);
           continue;
         }
         if (await this.handoverForbids()) continue;
@@ -211,6 +218,36 @@ export class ClusterNode {
         await sleep(Math.max(this.pollMs, 100));
       }
     }
+  }
+
+  /**
+   * A leader killed outright (kill -9, a crash, its machine gone) closes its connections, and Redis
+   * sees that at once: when the leader's journal connection, seen open before, has been gone for
+   * `deadAfterMs`, the standby takes over without waiting for the lease to run out. A leader that
+   * hangs with its connections open (SIGSTOP, a partition) is covered by the lease TTL. Either way
+   * safety rests on the epoch, not on this guess: a leader wrongly declared dead is fenced, not split.
+   */
+  private async leaderGone(holder: string, epoch: number): Promise<boolean> {
+    if (this.deadAfterMs <= 0) return false;
+    const name = `bourse-leader-${holder}-e${epoch}`;
+    if (this.watch.name !== name) this.watch = { name, seen: false, goneSince: 0 };
+    const names = await this.log.connectionNames();
+    if (names === null) {
+      this.deadAfterMs = 0;
+      this.logLine(
+        `standby ${this.options.nodeId}: the server refuses CLIENT LIST: failover waits for the lease TTL`,
+      );
+      return false;
+    }
+    const now = performance.now();
+    if (names.has(name)) {
+      this.watch.seen = true;
+      this.watch.goneSince = 0;
+      return false;
+    }
+    if (!this.watch.seen) return false; // a new leader still opening its connection
+    if (this.watch.goneSince === 0) this.watch.goneSince = now;
+    return now - this.watch.goneSince >= this.deadAfterMs;
   }
 
   /** A planned handover names who must not (from) or who alone may (to) take the lease. */
@@ -226,7 +263,7 @@ export class ClusterNode {
     }
   }
 
-  private async takeOver(): Promise<void> {
+  private async takeOver(deadHolder = ""): Promise<void> {
     const started = performance.now();
     const lease = new LeaderLease({
       log: this.log,
@@ -234,7 +271,7 @@ export class ClusterNode {
       ttlMs: this.leaseTtlMs,
       address: this.address,
     });
-    const start = await lease.tryAcquire();
+    const start = await lease.tryAcquire(deadHolder);
     if (start === null) return; // another standby was faster
     // From here on the old epoch is fenced: the log up to start.seq is final. Apply the rest.
     await this.follower!.catchUp(start.seq);
@@ -306,6 +343,7 @@ export class ClusterNode {
       epoch: start.epoch,
       seq: start.seq,
       tookOverMs,
+      why: deadHolder === "" ? "lease free" : `${deadHolder}'s connection closed`,
     });
     this.logLine(
       `node ${this.options.nodeId}: LEADER, epoch ${start.epoch}, from seq ${start.seq} (took over in ${tookOverMs.toFixed(1)} ms)`,
@@ -476,7 +514,9 @@ export class ClusterNode {
 
   private commands(body: string, response: http.ServerResponse): void {
     const durable = this.durable;
-    if (this.role !== "leader" || durable === null || this.lease === null || !this.lease.valid) {
+    // No local lease-clock check here: the log's epoch check decides (a leader resumed after its lease
+    // ran out has its appends refused, and answers JOURNAL_FENCED: retryable, nothing applied).
+    if (this.role !== "leader" || durable === null) {
       this.reply(response, 503, { error: "NOT_LEADER", retryable: true, leader: this.leaderAddress });
       return;
     }

@@ -38,14 +38,18 @@ export class LeaderLease {
     return !this.stopped && this.epochValue > 0 && performance.now() < this.validUntil;
   }
 
-  /** Takes the lease if it is free: a new epoch, the old leader fenced. Null when someone holds it. */
-  async tryAcquire(): Promise<EpochStart | null> {
+  /**
+   * Takes the lease if it is free (or held by `deadHolder`, a leader seen dead): a new epoch, the old
+   * leader fenced. Null when someone (else) holds it.
+   */
+  async tryAcquire(deadHolder = ""): Promise<EpochStart | null> {
     const sentAt = performance.now();
     try {
       const start = await this.options.log.acquire(
         this.options.nodeId,
         this.options.ttlMs,
         this.options.address,
+        deadHolder,
       );
       this.epochValue = start.epoch;
       this.validUntil = sentAt + this.options.ttlMs;

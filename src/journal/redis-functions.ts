@@ -68,12 +68,14 @@ local function append(keys, args)
   return last
 end
 
--- KEYS lease, meta. ARGV nodeId, ttlMs, address.
+-- KEYS lease, meta. ARGV nodeId, ttlMs, address, deadHolder ('' for none).
 -- Takes a free lease and, in the same step, moves to a new epoch: the previous leader is fenced.
+-- deadHolder: a holder the caller saw die (its connection closed) may be overridden before its
+-- lease runs out; any other holder keeps it.
 -- Returns { epoch, seq, time, chain } of the log at that moment: final for every older epoch.
 local function acquire(keys, args)
   local holder = redis.call('GET', keys[1])
-  if holder and holder ~= args[1] then
+  if holder and holder ~= args[1] and (args[4] == nil or args[4] == '' or holder ~= args[4]) then
     return redis.error_reply('HELD the lease is held by ' .. holder)
   end
   local epoch = redis.call('HINCRBY', keys[2], 'epoch', 1)

@@ -474,7 +474,7 @@ class RedisAppender implements JournalAppender {
     for (;;) {
       if (this.failure !== null) throw this.failure;
       try {
-        await this.log.append(
+        const appended = this.log.append(
           this.epoch,
           batch.firstSeq,
           batch.lastSeq,
@@ -484,8 +484,17 @@ class RedisAppender implements JournalAppender {
           batch.checkpoint,
           this.waitTimeoutMs,
         );
-        if (this.durability !== "aof-always+wait") return;
-        const acknowledged = await this.log.waitReplicas(this.replicas, this.waitTimeoutMs);
+        if (this.durability !== "aof-always+wait") {
+          await appended;
+          return;
+        }
+        // WAIT is sent right behind the append, in the same write (one round trip, not two): Redis
+        // runs a connection's commands in order, so it counts the replicas holding this append.
+        // If the append is refused, its error wins and the WAIT's answer is ignored.
+        const waited = this.log.waitReplicas(this.replicas, this.waitTimeoutMs);
+        waited.catch(() => {});
+        await appended;
+        const acknowledged = await waited;
         if (acknowledged >= this.replicas) return;
         if (performance.now() > deadline)
           throw new JournalError(

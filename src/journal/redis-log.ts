@@ -136,11 +136,12 @@ export class RedisLog {
         | Record<string, string>;
       return (Array.isArray(reply) ? reply[1] : reply[name]) ?? "";
     };
-    return {
-      appendonly: await get("appendonly"),
-      appendfsync: await get("appendfsync"),
-      minReplicasToWrite: await get("min-replicas-to-write"),
-    };
+    const [appendonly, appendfsync, minReplicasToWrite] = await Promise.all([
+      get("appendonly"),
+      get("appendfsync"),
+      get("min-replicas-to-write"),
+    ]);
+    return { appendonly, appendfsync, minReplicasToWrite };
   }
 
   async head(): Promise<LogHead> {
@@ -204,7 +205,8 @@ export class RedisLog {
     return epochStart(await this.client.sendCommand(["FCALL", fn.claim, "1", this.keys.meta]));
   }
 
-  async acquire(nodeId: string, ttlMs: number, address: string): Promise<EpochStart> {
+  /** Takes the lease if it is free (or held by `deadHolder`, seen dead), moving to a new epoch. */
+  async acquire(nodeId: string, ttlMs: number, address: string, deadHolder = ""): Promise<EpochStart> {
     return epochStart(
       await this.client.sendCommand([
         "FCALL",
@@ -215,8 +217,22 @@ export class RedisLog {
         nodeId,
         String(ttlMs),
         address,
+        deadHolder,
       ]),
     );
+  }
+
+  /** Names of the connections the server has open now (CLIENT LIST), or null when the server refuses. */
+  async connectionNames(): Promise<Set<string> | null> {
+    let text: string;
+    try {
+      text = String(await this.client.sendCommand(["CLIENT", "LIST", "TYPE", "normal"]));
+    } catch {
+      return null;
+    }
+    const names = new Set<string>();
+    for (const m of text.matchAll(/ name=(\S*)/g)) if (m[1] !== "") names.add(m[1]!);
+    return names;
   }
 
   async renew(nodeId: string, epoch: number, ttlMs: number, timeoutMs?: number): Promise<void> {

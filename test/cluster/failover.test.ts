@@ -12,7 +12,7 @@ it("kill -9 the leader under load, 20 rounds: no acknowledged order lost or appl
     seed: Number(process.env.BOURSE_FAILOVER_SEED ?? 1),
     minRunMs: 150,
     maxRunMs: 900,
-    log: (line) => process.stdout.write(`# ${line}\n`),
+    log: (line) => process.stdout.write(`${line}\n`),
   });
   process.stdout.write(
     `# ${report.acked} orders acknowledged, ${report.commands} commands in the log, ${report.duplicatesAnswered} resends answered as duplicates; ` +

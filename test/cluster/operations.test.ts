@@ -106,7 +106,23 @@ describe("cluster operations", () => {
       frozen.child.kill("SIGSTOP");
       await next.waitFor((e) => e.event === "leader" && Number(e.epoch) > epoch, 20_000, "takeover");
       await sleep(300); // the new leader appends under its epoch meanwhile
+      // An order sent straight to the frozen leader: it is read when the process resumes.
+      const direct = fetch(`${addressOf(frozen)}/v1/commands`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ commands: [load.order()] }),
+      }).then(
+        async (r) =>
+          (await r.json()) as { results?: { error?: string; retryable?: boolean }[]; error?: string },
+      );
+      await sleep(50);
       frozen.child.kill("SIGCONT");
+      const answer = await direct;
+      const code = answer.results?.[0]?.error ?? answer.error;
+      assert.ok(
+        code === "JOURNAL_FENCED" || code === "NOT_LEADER",
+        `the deposed leader answered ${JSON.stringify(answer)}`,
+      );
       const down = await frozen.waitFor(
         (e) => e.event === "stepped-down" && frozen.events.indexOf(e) >= seen,
         10_000,
@@ -114,6 +130,9 @@ describe("cluster operations", () => {
       );
       assert.notEqual(down.clean, undefined);
       if (frozen.events.slice(seen).some((e) => e.event === "append-refused")) refused++;
+      process.stdout.write(
+        `cycle ${cycle}: the resumed leader answered ${code}; appends refused so far: ${refused}\n`,
+      );
       await frozen.waitFor(
         (e) => e.event === "standby" && frozen.events.indexOf(e) >= seen,
         20_000,

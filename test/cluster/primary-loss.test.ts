@@ -9,7 +9,7 @@ import { it } from "node:test";
 import { runPrimaryLoss } from "./primary-loss.js";
 
 const note = (line: string): void => {
-  process.stdout.write(`# ${line}\n`);
+  process.stdout.write(`${line}\n`);
 };
 
 it("aof-always+wait: after the primary is killed and the replica promoted, no acknowledged order is lost", async () => {
