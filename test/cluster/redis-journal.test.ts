@@ -227,6 +227,7 @@ describe("redis journal", () => {
       clock: new SimulatedClock(),
       log: quiet,
       checkpointEveryCommands: 100,
+      checkpointTimeShare: 1, // every 100 commands, however long the hash takes (the default bounds it to 1%)
     });
     const generator = new CommandGenerator(new Prng(8));
     const acked = await submitAll(engine, [
