@@ -55,6 +55,11 @@ export const apiCodes = {
     status: 409,
     message: "clientOrderId was already used by an order the API no longer remembers",
   },
+  INVALID_CURSOR: {
+    stage: "gateway",
+    status: 400,
+    message: "the cursor is not one this API gave",
+  },
   UPGRADE_REQUIRED: {
     stage: "gateway",
     status: 426,

@@ -8,6 +8,9 @@
 import { performance } from "node:perf_hooks";
 import type { SettledConfig } from "../engine/config.js";
 import type { EngineEvent, OrderEvent, OrderStatus, TradeEvent } from "../engine/types.js";
+import { CursorError, encodeCursor } from "../history/cursor.js";
+import type { HistoryStore } from "../history/history-store.js";
+import type { FillQuery, FillRecord, LedgerEntry } from "../history/records.js";
 import type {
   AccountFillView,
   BalanceView as BalanceReply,
@@ -18,7 +21,7 @@ import type {
 import { type CommandInput, type CommandPipeline, PipelineError } from "../node/pipeline.js";
 import { type Authenticator, generateApiKey, generateApiSecret, sealSecret } from "./auth.js";
 import { ApiError, type ErrorCode } from "./errors.js";
-import { apiLimits } from "./limits.js";
+import { apiLimits, historyApiLimits } from "./limits.js";
 import type { ApiMetrics } from "./metrics.js";
 import { type BalanceView, isClosed, isOpen, type OrderRecord, type OrderStore } from "./order-store.js";
 import { parseId, type RequestParser } from "./parse.js";
@@ -56,6 +59,41 @@ export interface GatewayDeps {
   auth: Authenticator;
   masterKey: Buffer;
   metrics: ApiMetrics;
+  /** The history store (src/history/): GET /v1/fills and the admin ledger read it. */
+  history: HistoryStore;
+}
+
+/** One ledger entry as GET /v1/admin/accounts/{accountId}/ledger lists it (amounts: decimal strings). */
+export interface LedgerEntryView {
+  seq: number;
+  time: number;
+  asset: string;
+  deposit: string;
+  withdrawal: string;
+  settlementIn: string;
+  settlementOut: string;
+  feeIn: string;
+  feeOut: string;
+  hold: string;
+  release: string;
+  /** The balance after the command, as the engine reported it. */
+  available: string;
+  locked: string;
+  /** Deposits and withdrawals only. */
+  transferId?: string;
+}
+
+export interface LedgerReply {
+  accountId: string;
+  entries: LedgerEntryView[];
+  nextCursor?: string;
+}
+
+/** Maps a failure of the history store: a cursor it did not give → 400, anything else → 503. */
+export function historyFailure(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof CursorError) return new ApiError("INVALID_CURSOR", error.message);
+  return new ApiError("UNAVAILABLE", "the history store did not answer");
 }
 
 /** Maps a failure of the pipeline (or of the journal behind it) to the catalog. */
@@ -96,8 +134,10 @@ export class Gateway {
   private readonly auth: Authenticator;
   private readonly masterKey: Buffer;
   private readonly metrics: ApiMetrics;
+  private readonly history: HistoryStore;
 
   constructor(deps: GatewayDeps) {
+    this.history = deps.history;
     this.config = deps.config;
     this.pipeline = deps.pipeline;
     this.views = deps.views;
@@ -208,34 +248,125 @@ export class Gateway {
     return found.slice(0, apiLimits.ordersListMax).map((r) => this.viewOf(r));
   }
 
-  fills(
+  /**
+   * The account's fills from the history store, newest first. The store is written asynchronously
+   * after the output gate: a fill appears here within the history's lag (bourse_history_lag_ms) of
+   * its order's acknowledgment.
+   */
+  async fills(
     accountId: number,
     query: { symbol?: string; from?: number; to?: number; limit: number; cursor?: string },
-  ): { fills: AccountFillView[]; nextCursor?: string } {
+  ): Promise<{ fills: AccountFillView[]; nextCursor?: string }> {
     if (query.symbol !== undefined) this.parser.market(query.symbol);
-    let before = Number.POSITIVE_INFINITY;
-    if (query.cursor !== undefined) {
-      const id = parseId(query.cursor);
-      if (id === null) throw new ApiError("VALIDATION_ERROR", "cursor is not one this API gave");
-      before = id;
+    const q: FillQuery = { accountId, limit: query.limit };
+    if (query.symbol !== undefined) q.symbol = query.symbol;
+    if (query.from !== undefined) q.fromTime = query.from;
+    if (query.to !== undefined) q.toTime = query.to;
+    if (query.cursor !== undefined && query.cursor !== "") q.cursor = query.cursor;
+    let page: Awaited<ReturnType<HistoryStore["fills"]>>;
+    try {
+      page = await this.history.fills(q);
+    } catch (error) {
+      throw historyFailure(error);
     }
-    const fills: AccountFillView[] = [];
-    let more = false;
-    for (const f of this.orders.fillsOf(accountId)) {
-      const t = f.trade;
-      if (t.tradeId >= before) continue;
-      if (query.symbol !== undefined && t.symbol !== query.symbol) continue;
-      if (query.to !== undefined && t.time > query.to) continue;
-      if (query.from !== undefined && t.time < query.from) break;
-      if (fills.length === query.limit) {
-        more = true;
-        break;
-      }
-      fills.push(this.views.accountFillView(t, f.orderId));
-    }
-    const reply: { fills: AccountFillView[]; nextCursor?: string } = { fills };
-    if (more) reply.nextCursor = fills[fills.length - 1]!.tradeId;
+    const reply: { fills: AccountFillView[]; nextCursor?: string } = {
+      fills: page.items.map((f) => this.accountFillView(f)),
+    };
+    if (page.nextCursor !== undefined) reply.nextCursor = page.nextCursor;
     return reply;
+  }
+
+  private accountFillView(f: FillRecord): AccountFillView {
+    return {
+      tradeId: String(f.tradeId),
+      price: this.views.price(f.symbol, f.price),
+      quantity: this.views.quantity(f.symbol, f.quantity),
+      fee: this.views.amount(f.feeAsset, f.fee),
+      feeAsset: f.feeAsset,
+      liquidity: f.liquidity,
+      time: f.time,
+      orderId: String(f.orderId),
+      symbol: f.symbol,
+      side: f.side,
+    };
+  }
+
+  // ───────────────────────────── admin: ledger ─────────────────────────────
+
+  /**
+   * An account's ledger from the history store, newest first: every balance movement by kind, with
+   * the balance after it. `asset` keeps one asset's entries; `fromSeq` stops at entries older than
+   * that command. Filtering reads at most historyApiLimits.ledgerStorePagesPerRequestMax pages of the
+   * store per request, so a page may come back shorter than `limit` (even empty) with a nextCursor:
+   * follow it until it is absent.
+   */
+  async ledger(
+    accountIdText: string,
+    query: { asset?: string; fromSeq?: number; limit: number; cursor?: string },
+  ): Promise<LedgerReply> {
+    const accountId = this.tradableAccount(accountIdText);
+    if (query.asset !== undefined && !this.config.assetByName.has(query.asset))
+      throw new ApiError("UNKNOWN_ASSET");
+    const entries: LedgerEntryView[] = [];
+    let cursor = query.cursor === "" ? undefined : query.cursor;
+    let nextCursor: string | undefined;
+    try {
+      for (let pages = 0; pages < historyApiLimits.ledgerStorePagesPerRequestMax; pages++) {
+        nextCursor = undefined;
+        const page = await this.history.ledger({
+          accountId,
+          limit: query.limit,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        let done = page.nextCursor === undefined;
+        for (let k = 0; k < page.items.length; k++) {
+          const e = page.items[k]!;
+          if (query.fromSeq !== undefined && e.seq < query.fromSeq) {
+            done = true;
+            break;
+          }
+          if (query.asset !== undefined && e.asset !== query.asset) continue;
+          entries.push(this.ledgerEntryView(e));
+          if (entries.length === query.limit) {
+            const last = k === page.items.length - 1;
+            if (!(last && page.nextCursor === undefined)) {
+              nextCursor = last ? page.nextCursor : encodeCursor({ t: e.time, i: e.seq, a: e.asset });
+            }
+            done = true;
+            break;
+          }
+        }
+        if (done) break;
+        cursor = page.nextCursor;
+        nextCursor = cursor;
+      }
+    } catch (error) {
+      throw historyFailure(error);
+    }
+    const reply: LedgerReply = { accountId: String(accountId), entries };
+    if (nextCursor !== undefined) reply.nextCursor = nextCursor;
+    return reply;
+  }
+
+  private ledgerEntryView(e: LedgerEntry): LedgerEntryView {
+    const a = (units: LedgerEntry["deposit"]): string => this.views.amount(e.asset, units);
+    const view: LedgerEntryView = {
+      seq: e.seq,
+      time: e.time,
+      asset: e.asset,
+      deposit: a(e.deposit),
+      withdrawal: a(e.withdrawal),
+      settlementIn: a(e.settlementIn),
+      settlementOut: a(e.settlementOut),
+      feeIn: a(e.feeIn),
+      feeOut: a(e.feeOut),
+      hold: a(e.hold),
+      release: a(e.release),
+      available: a(e.availableAfter),
+      locked: a(e.lockedAfter),
+    };
+    if (e.transferId !== "") view.transferId = e.transferId;
+    return view;
   }
 
   private viewOf(record: OrderRecord): OrderView {

@@ -7,6 +7,15 @@ import { apiLimits, limits as engineLimits } from "../limits.js";
 
 export { apiLimits };
 
+/** Bounds of the API's reads from the history store (src/history/). */
+export const historyApiLimits = {
+  /**
+   * Store pages read by one GET /v1/admin/accounts/{accountId}/ledger when `asset` or `fromSeq`
+   * filters rows out: a request costs at most this many store queries, then answers with a cursor.
+   */
+  ledgerStorePagesPerRequestMax: 8,
+} as const;
+
 function assertApiLimits(): void {
   const l = apiLimits;
   for (const [name, value] of Object.entries(l)) {

@@ -18,6 +18,8 @@ export interface MetricSources {
   wsBufferedBytes(): number;
   /** Journal figures when the pipeline exposes them (fsync seconds, records per batch). */
   journal?(): { fsyncSeconds: number[]; batchRecords: number[] } | undefined;
+  /** The history writer (src/history/writer.ts), when the node runs one. */
+  history?(): { lagMs: number; lagCommands: number; failed: boolean };
 }
 
 export class ApiMetrics {
@@ -108,6 +110,33 @@ export class ApiMetrics {
         this.inc(sources.commandsTotal());
       },
     });
+    const history = sources.history;
+    if (history !== undefined) {
+      new Gauge({
+        name: "bourse_history_lag_ms",
+        help: "Age of the oldest durable command not yet in the history store, ms (0 when caught up)",
+        registers,
+        collect() {
+          this.set(history().lagMs);
+        },
+      });
+      new Gauge({
+        name: "bourse_history_lag_commands",
+        help: "Durable commands not yet in the history store",
+        registers,
+        collect() {
+          this.set(history().lagCommands);
+        },
+      });
+      new Gauge({
+        name: "bourse_history_failed",
+        help: "1 when the history writer has stopped on an error (matching goes on; see the log)",
+        registers,
+        collect() {
+          this.set(history().failed ? 1 : 0);
+        },
+      });
+    }
     const metrics = this;
     new Gauge({
       name: "bourse_engine_commands_per_second",

@@ -10,6 +10,7 @@ import {
   createAccountBody,
   errorSchema,
   fillSchema,
+  ledgerEntrySchema,
   marketSchema,
   orderSchema,
   routeSchemas,
@@ -120,6 +121,7 @@ export function buildOpenApi(version: string): Json {
             },
           ],
         },
+        LedgerEntry: ledgerEntrySchema,
         Balance: balanceSchema,
         Market: marketSchema,
         Book: bookSchema,
@@ -226,6 +228,29 @@ export function buildOpenApi(version: string): Json {
           replies: { 200: { description: "balances", schema: arrayOf(ref("Balance")) } },
         }),
       },
+      "/v1/admin/accounts/{accountId}/ledger": {
+        get: operation({
+          summary:
+            "an account's ledger from the history store, newest first: every balance movement by kind, with the balance after it (see docs/api.md)",
+          security: "admin",
+          params: s.adminLedger.params,
+          query: s.adminLedger.querystring,
+          replies: {
+            200: {
+              description: "ledger entries; follow nextCursor until it is absent",
+              schema: {
+                type: "object",
+                required: ["accountId", "entries"],
+                properties: {
+                  accountId: { type: "string" },
+                  entries: arrayOf(ref("LedgerEntry")),
+                  nextCursor: { type: "string" },
+                },
+              },
+            },
+          },
+        }),
+      },
       "/v1/orders": {
         post: operation({
           summary: "place an order; answered once durable, with the fills it produced on arrival",
@@ -287,7 +312,8 @@ export function buildOpenApi(version: string): Json {
       },
       "/v1/fills": {
         get: operation({
-          summary: "the account's fills, newest first (recent fills kept in memory; see docs/api.md)",
+          summary:
+            "the account's fills from the history store, newest first; a fill appears within the history's lag (ms) of its order's acknowledgment (see docs/api.md)",
           security: "account",
           query: s.fills.querystring,
           replies: {

@@ -50,7 +50,7 @@ export const routeTable: readonly { pattern: RegExp; methods: readonly string[] 
   { pattern: /^\/v1\/markets\/[^/]+\/(book|trades|ticker|candles)$/, methods: ["GET"] },
   { pattern: /^\/v1\/admin\/accounts$/, methods: ["POST"] },
   { pattern: /^\/v1\/admin\/accounts\/[^/]+\/(deposits|withdrawals)$/, methods: ["POST"] },
-  { pattern: /^\/v1\/admin\/accounts\/[^/]+\/balances$/, methods: ["GET"] },
+  { pattern: /^\/v1\/admin\/accounts\/[^/]+\/(balances|ledger)$/, methods: ["GET"] },
   { pattern: /^\/v1\/orders$/, methods: ["POST", "GET", "DELETE"] },
   { pattern: /^\/v1\/orders\/[^/]+$/, methods: ["GET", "DELETE", "PATCH"] },
   { pattern: /^\/v1\/balances$/, methods: ["GET"] },
@@ -212,6 +212,22 @@ export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
     "/v1/admin/accounts/:accountId/balances",
     { schema: routeSchemas.adminBalances, ...admin },
     async (request) => gateway.adminBalances((request.params as Params).accountId!),
+  );
+
+  app.get(
+    "/v1/admin/accounts/:accountId/ledger",
+    { schema: routeSchemas.adminLedger, ...admin },
+    async (request) => {
+      const q = request.query as Query;
+      const query: { asset?: string; fromSeq?: number; limit: number; cursor?: string } = {
+        limit: queryInt(q.limit, "limit", apiLimits.fillsLimitDefault, 1, apiLimits.fillsLimitMax),
+      };
+      if (q.asset !== undefined) query.asset = q.asset;
+      const fromSeq = optionalInt(q.fromSeq, "fromSeq");
+      if (fromSeq !== undefined) query.fromSeq = fromSeq;
+      if (q.cursor !== undefined) query.cursor = q.cursor;
+      return gateway.ledger((request.params as Params).accountId!, query);
+    },
   );
 
   // ───────────────────────────── account ─────────────────────────────

@@ -74,6 +74,13 @@ export const createAccountBody = {
   properties: { name: { type: "string", maxLength: apiLimits.accountNameLengthMax } },
 } as const;
 
+/** Page cursors of the history store (src/history/cursor.ts): opaque, at most 256 characters. */
+const cursorQuery = {
+  type: "string",
+  maxLength: 256,
+  description: "nextCursor of the previous page (else INVALID_CURSOR)",
+} as const;
+
 const noQuery = { type: "object", additionalProperties: false, properties: {} } as const;
 
 export const routeSchemas = {
@@ -150,7 +157,20 @@ export const routeSchemas = {
         from: integerText(16),
         to: integerText(16),
         limit: { ...integerText(5), description: `1 to ${apiLimits.fillsLimitMax}` },
-        cursor: { type: "string", maxLength: 20 },
+        cursor: cursorQuery,
+      },
+    },
+  },
+  adminLedger: {
+    params: { type: "object", properties: { accountId: idParam } },
+    querystring: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        asset: { type: "string", maxLength: 16, description: "only this asset's entries" },
+        fromSeq: { ...integerText(16), description: "only entries of commands at or after this seq" },
+        limit: { ...integerText(5), description: `1 to ${apiLimits.fillsLimitMax}` },
+        cursor: cursorQuery,
       },
     },
   },
@@ -189,6 +209,42 @@ export const fillSchema = {
     feeAsset: { type: "string" },
     liquidity: { type: "string", enum: ["maker", "taker"] },
     time: { type: "integer" },
+  },
+} as const;
+
+/** One entry of GET /v1/admin/accounts/{accountId}/ledger: one asset's movements in one command. */
+export const ledgerEntrySchema = {
+  type: "object",
+  required: [
+    "seq",
+    "time",
+    "asset",
+    "deposit",
+    "withdrawal",
+    "settlementIn",
+    "settlementOut",
+    "feeIn",
+    "feeOut",
+    "hold",
+    "release",
+    "available",
+    "locked",
+  ],
+  properties: {
+    seq: { type: "integer", description: "the journal sequence number of the command" },
+    time: { type: "integer" },
+    asset: { type: "string" },
+    deposit: decimal,
+    withdrawal: decimal,
+    settlementIn: { ...decimal, description: "what a trade delivered, into available" },
+    settlementOut: { ...decimal, description: "what a trade took, out of the order's hold" },
+    feeIn: { ...decimal, description: "fees credited (the exchange's fee account)" },
+    feeOut: { ...decimal, description: "a trade's fee, out of available" },
+    hold: { ...decimal, description: "funds locked by orders (placed, amended)" },
+    release: { ...decimal, description: "funds unlocked by orders (ended, amended)" },
+    available: { ...decimal, description: "available balance after the command" },
+    locked: { ...decimal, description: "locked balance after the command" },
+    transferId: { type: "string", description: "deposits and withdrawals only" },
   },
 } as const;
 

@@ -10,8 +10,8 @@
  *                        ▼ output gate: only durable batches leave
  *        ┌───────────────┼──────────────────────────┐
  *        ▼               ▼                          ▼
- *   client replies   durable views + market data   (history writer: issue #5)
- *   (order acks)     (WS fan-out)
+ *   client replies   durable views + market data   history writer → history store
+ *   (order acks)     (WS fan-out)                 (async, batched; GET /v1/fills, admin ledger)
  *
  * The dashboard (src/web-server/) is served by the same HTTP server, same origin as the API.
  * Everything runs on the main thread except fdatasync (libuv's pool) and snapshots (a worker):
@@ -27,6 +27,10 @@ import { RequestParser } from "../api/parse.js";
 import { RateLimits } from "../api/rate-limit.js";
 import { ApiServer } from "../api/server.js";
 import { defaultConfig, type EngineConfig, type SettledConfig, settleConfig } from "../engine/config.js";
+import type { HistoryStore } from "../history/history-store.js";
+import { JournalEventSource } from "../history/journal-source.js";
+import { createHistoryStore } from "../history/open-store.js";
+import { HistoryWriter } from "../history/writer.js";
 import { MarketData } from "../marketdata/marketdata.js";
 import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard.js";
 import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
@@ -44,6 +48,9 @@ export interface BourseNode {
   readonly pipeline: CommandPipeline;
   readonly gateway: Gateway;
   readonly api: ApiServer;
+  /** The history writer (durable events → history store) and its store. */
+  readonly history: HistoryWriter;
+  readonly historyStore: HistoryStore;
   /** Stop accepting, drain in-flight commands, snapshot, release the data directory. */
   close(): Promise<void>;
 }
@@ -85,19 +92,62 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
       log.fatal(`journal failed, stopping (restart recovers every acknowledged command): ${error.message}`);
       process.exit(1);
     });
-  const pipeline: CommandPipeline = await JournalPipeline.open({
+  const pipeline = await JournalPipeline.open({
     dataDir: config.dataDir,
     config: markets,
     log: (m) => log.info(m),
     onFatal,
   });
+  let history: { writer: HistoryWriter; store: HistoryStore } | undefined;
   try {
-    return await assemble(config, log, settled, tls, pipeline);
+    history = await startHistory(config, log, markets, pipeline);
+    return await assemble(config, log, settled, tls, pipeline, history);
   } catch (error) {
     // Nothing was answered yet: release the journal and its LOCK so that a retry can open it.
     await pipeline.close().catch(() => {});
+    if (history !== undefined) {
+      await history.writer.close().catch(() => {});
+      await history.store.close().catch(() => {});
+    }
     throw error;
   }
+}
+
+/**
+ * The history writer (docs/history.md, "Wiring", option A): in process, fed by the output gate, and
+ * reading back from the journal whatever it did not store (after a restart, or when its queue
+ * overflowed). Started before the API listens, so that every command after the recovered journal
+ * reaches it live. A failure of the history does not stop matching: it is logged, shown in /metrics
+ * (bourse_history_failed, bourse_history_lag_ms) and caught up from the journal at the next start.
+ */
+async function startHistory(
+  config: NodeConfig,
+  log: Logger,
+  markets: EngineConfig,
+  pipeline: JournalPipeline,
+): Promise<{ writer: HistoryWriter; store: HistoryStore }> {
+  const store = await createHistoryStore(config.historyUrl ?? undefined, config.dataDir);
+  const writer = new HistoryWriter({
+    store,
+    config: markets,
+    source: new JournalEventSource({ dir: config.dataDir, config: markets, warn: (m) => log.warn(m) }),
+    log: (m) => log.info(m),
+    onFatal: (error) =>
+      log.error(
+        `history writer stopped (matching goes on; restart to catch up from the journal): ${error.message}`,
+      ),
+  });
+  try {
+    await writer.start(pipeline.durableSeq);
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  pipeline.onCommit((batch) => writer.enqueueCommitted(batch));
+  log.info(
+    `history: ${store.backend} store at checkpoint ${writer.lastCheckpoint()}, journal at ${pipeline.durableSeq}`,
+  );
+  return { writer, store };
 }
 
 /** Everything above the command path, once it is recovered and this process owns the data directory. */
@@ -107,6 +157,7 @@ async function assemble(
   settled: SettledConfig,
   tls: { cert: Buffer; key: Buffer } | undefined,
   pipeline: CommandPipeline,
+  history: { writer: HistoryWriter; store: HistoryStore },
 ): Promise<BourseNode> {
   const engine = pipeline.engine;
   // ── secrets: created under the LOCK, so two processes never race to generate them
@@ -137,6 +188,10 @@ async function assemble(
     wsConnections: () => api?.ws.connectionCount ?? 0,
     wsBufferedBytes: () => api?.ws.bufferedBytes ?? 0,
     journal: () => journalFigures?.take(),
+    history: () => {
+      const m = history.writer.metrics();
+      return { lagMs: history.writer.lagMs, lagCommands: m.lagCommands, failed: m.failed };
+    },
   });
   const gateway = new Gateway({
     config: settled,
@@ -148,6 +203,7 @@ async function assemble(
     auth,
     masterKey,
     metrics,
+    history: history.store,
   });
   api = new ApiServer({
     gateway,
@@ -209,12 +265,19 @@ async function assemble(
     pipeline,
     gateway,
     api: server,
+    history: history.writer,
+    historyStore: history.store,
     close(): Promise<void> {
       closed ??= (async () => {
         clearInterval(clock);
         await demo?.stop();
         await server.close();
         await pipeline.close();
+        // After the journal: what the writer has queued is written; anything else is read back at the next start.
+        await history.writer.close().catch((error: Error) => log.error(`history: close: ${error.message}`));
+        await history.store
+          .close()
+          .catch((error: Error) => log.error(`history store: close: ${error.message}`));
         log.info("bourse stopped: every acknowledged command is durable, snapshot taken");
       })();
       return closed;

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defaultRateLimits, type RateLimitSettings } from "../api/rate-limit.js";
 import { type EngineConfig, settleConfig } from "../engine/config.js";
+import { parseHistoryUrl } from "../history/open-store.js";
 
 export interface NodeConfig {
   host: string;
@@ -19,6 +20,11 @@ export interface NodeConfig {
   /** From BOURSE_MASTER_KEY; null: read from (or generated into) the data directory. */
   masterKey: string | null;
   demo: boolean;
+  /**
+   * The history store (src/history/open-store.ts): from --history or BOURSE_HISTORY_URL; null: SQLite
+   * in <dataDir>/history/history.sqlite.
+   */
+  historyUrl: string | null;
   rateLimits: RateLimitSettings;
   logLevel: string;
 }
@@ -32,6 +38,7 @@ export interface StartFlags {
   tlsCert?: string;
   tlsKey?: string;
   demo?: boolean;
+  history?: string;
   rateLimitIp?: string;
   rateLimitKey?: string;
   logLevel?: string;
@@ -68,16 +75,27 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv = proces
       "TLS needs both --tls-cert and --tls-key (or BOURSE_TLS_CERT and BOURSE_TLS_KEY)",
     );
   }
+  const dataDir = flags.dataDir ?? nonEmpty(env.BOURSE_DATA_DIR) ?? "./data";
+  const historyUrl = flags.history ?? nonEmpty(env.BOURSE_HISTORY_URL) ?? null;
+  if (historyUrl !== null) {
+    try {
+      parseHistoryUrl(historyUrl, dataDir);
+    } catch (error) {
+      const where = flags.history !== undefined ? "--history" : "BOURSE_HISTORY_URL";
+      throw new NodeConfigError(`${where}: ${(error as Error).message}`);
+    }
+  }
   return {
     host: flags.host ?? nonEmpty(env.BOURSE_HOST) ?? "127.0.0.1",
     port:
       portText === undefined ? 8080 : portOf(portText, flags.port !== undefined ? "--port" : "BOURSE_PORT"),
-    dataDir: flags.dataDir ?? nonEmpty(env.BOURSE_DATA_DIR) ?? "./data",
+    dataDir,
     marketsFile: flags.markets ?? nonEmpty(env.BOURSE_MARKETS) ?? null,
     tls: certPath !== undefined && keyPath !== undefined ? { certPath, keyPath } : null,
     adminToken: nonEmpty(env.BOURSE_ADMIN_TOKEN) ?? null,
     masterKey: nonEmpty(env.BOURSE_MASTER_KEY) ?? null,
     demo: flags.demo === true,
+    historyUrl,
     rateLimits: {
       ipRequestsPerSecond: rateOf(
         flags.rateLimitIp ?? nonEmpty(env.BOURSE_RATE_LIMIT_IP),

@@ -14,9 +14,10 @@ import type { EngineConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/types.js";
 import { acquireLock } from "../journal/data-dir-lock.js";
-import { DurableEngine } from "../journal/durable-engine.js";
+import { type CommitListener, DurableEngine } from "../journal/durable-engine.js";
 import { terminalProgress } from "../journal/progress.js";
 import { installSnapshotSignal } from "../journal/snapshot-signal.js";
+import type { RetentionMode } from "../journal/snapshot-store.js";
 import { WorkerSnapshotter } from "../journal/snapshotter.js";
 import { engineFactory } from "../journal/state-machine.js";
 import { SystemClock } from "../platform/clock.js";
@@ -85,6 +86,12 @@ export interface JournalPipelineOptions {
   log: (message: string) => void;
   /** The journal failed (fsync error, broken engine invariant): the process must stop and recover. */
   onFatal: (error: Error) => void;
+  /**
+   * What happens to journal segments and snapshots older than the retained snapshots. Default
+   * "archive" (moved to <dataDir>/archive/, never deleted): the history writer (docs/history.md) reads
+   * back from the journal from its checkpoint on, and "delete" could remove segments it has not stored.
+   */
+  retention?: RetentionMode;
 }
 
 export class JournalPipeline implements CommandPipeline {
@@ -127,6 +134,7 @@ export class JournalPipeline implements CommandPipeline {
         snapshotter: (retention) =>
           new WorkerSnapshotter({ dir, config: options.config, ...retention, log: options.log }),
         snapshotTimer: true,
+        retention: options.retention ?? "archive",
         // Group commit: one write + fdatasync carries everything that arrived during the previous
         // one. On a shared or slow disk a sync can take 100s of ms; with the journal's default batch
         // bound (8,192 records) that caps throughput at 8,192 / sync time. Measured (docs/api.md):
@@ -166,6 +174,19 @@ export class JournalPipeline implements CommandPipeline {
 
   get lastSeq(): number {
     return this.durable.lastSeq;
+  }
+
+  /** Seq of the last durable command (the history writer reads back up to it at start). */
+  get durableSeq(): number {
+    return this.durable.durableSeq;
+  }
+
+  /**
+   * The output gate's batches as they are (each command with its seq, time and events): the history
+   * writer's feed. Returns the function that removes the listener.
+   */
+  onCommit(listener: CommitListener): () => void {
+    return this.durable.onCommit(listener);
   }
 
   onDurable(listener: DurableListener): void {

@@ -230,6 +230,14 @@ describe("every error code", () => {
     }
   });
 
+  it("INVALID_CURSOR: a page cursor the history store did not give", async () => {
+    expectCode(await signed(server, alice, "GET", "/v1/fills?cursor=bm90LWEtY3Vyc29y"), "INVALID_CURSOR");
+    expectCode(
+      await server.admin("GET", `/v1/admin/accounts/${alice.accountId}/ledger?cursor=x`),
+      "INVALID_CURSOR",
+    );
+  });
+
   it("OVERLOADED and UNAVAILABLE: the pipeline's failures map to the catalog", () => {
     const overloaded = pipelineFailure(new PipelineError("overloaded", "full"));
     assert.equal(overloaded.code, "OVERLOADED");

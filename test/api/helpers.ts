@@ -150,6 +150,42 @@ export async function signed(
   });
 }
 
+/**
+ * Polls a signed GET until `ready(reply)` holds or the deadline passes (then returns the last reply,
+ * for the caller's assertions to explain). The history store is written asynchronously after the
+ * output gate, so a fill reaches GET /v1/fills within the history's lag of its order's ack: tests
+ * wait for it with a deadline instead of sleeping.
+ */
+export async function pollSigned(
+  server: { url: string },
+  account: Account,
+  target: string,
+  ready: (reply: Reply) => boolean,
+  timeoutMs = 5_000,
+): Promise<Reply> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reply = await signed(server, account, "GET", target);
+    if (ready(reply) || Date.now() >= deadline) return reply;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** GET /v1/fills (with `query`, e.g. "?symbol=ETH-USD") once it lists at least `count` fills. */
+export function fillsWhenAtLeast(
+  server: { url: string },
+  account: Account,
+  count: number,
+  query = "",
+): Promise<Reply> {
+  return pollSigned(
+    server,
+    account,
+    `/v1/fills${query}`,
+    (r) => r.status !== 200 || (r.body?.fills?.length ?? 0) >= count,
+  );
+}
+
 /** Creates an account and funds it (decimal strings per asset). */
 export async function fundedAccount(
   server: TestServer,

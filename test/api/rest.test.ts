@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import {
   type Account,
   adminToken,
+  fillsWhenAtLeast,
   fundedAccount,
   limit,
   request,
@@ -234,7 +235,8 @@ describe("REST API", () => {
     assert.equal(noInterval.status, 400);
     assert.equal(noInterval.body.error.code, "VALIDATION_ERROR");
 
-    const fills = await signed(server, alice, "GET", "/v1/fills?symbol=ETH-USD");
+    // The history store is written just after the ack: wait for it (bounded) rather than sleep.
+    const fills = await fillsWhenAtLeast(server, alice, 1, "?symbol=ETH-USD");
     assert.equal(fills.status, 200);
     assert.equal(fills.body.fills[0].orderId, taker.body.orderId);
     assert.equal(fills.body.fills[0].side, "buy");
@@ -261,6 +263,8 @@ describe("REST API", () => {
       limit("BTC-USD", "buy", "50010.00", "0.0500"),
     );
     assert.equal(taker.body.fills.length, 5);
+    const all = await fillsWhenAtLeast(server, buyer, 5);
+    assert.equal(all.body.fills.length, 5);
     const page1 = await signed(server, buyer, "GET", "/v1/fills?limit=2");
     assert.equal(page1.body.fills.length, 2);
     assert.ok(page1.body.nextCursor);
@@ -448,6 +452,7 @@ describe("REST API", () => {
       "/v1/admin/accounts/{accountId}/deposits",
       "/v1/admin/accounts/{accountId}/withdrawals",
       "/v1/admin/accounts/{accountId}/balances",
+      "/v1/admin/accounts/{accountId}/ledger",
       "/v1/orders",
       "/v1/orders/{orderId}",
       "/v1/balances",
