@@ -29,6 +29,10 @@ export function registerStart(program: Command): void {
       "--rate-limit-key <perSecond>",
       "requests per second per API key, 0 = off (env BOURSE_RATE_LIMIT_KEY)",
     )
+    .option(
+      "--history <url>",
+      "history store: sqlite:<path> or dynamodb://host:port?region=…&prefix=… (env BOURSE_HISTORY_URL; default SQLite in the data dir)",
+    )
     .option("--log-level <level>", "fatal, error, warn, info, debug (env BOURSE_LOG_LEVEL; default info)")
     .option("--demo", "also create demo accounts and run market-making and trading bots")
     .action(async (flags: StartFlags) => {
