@@ -91,8 +91,24 @@ export interface CommandOutcome {
   message?: string;
 }
 
-export const jsonWithBigInts = (_: string, value: unknown): unknown =>
-  typeof value === "bigint" ? value.toString() : value;
+/**
+ * JSON on the command endpoint: amounts may be bigints (Int), which JSON has no type for; they
+ * travel as {"$bigint":"<digits>"} both ways, so a command and its events keep their exact values.
+ */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) => (typeof v === "bigint" ? { $bigint: v.toString() } : v));
+}
+
+export function fromJson<T>(text: string): T {
+  return JSON.parse(text, (_, v: unknown) => {
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+      const big = (v as { $bigint?: unknown }).$bigint;
+      if (typeof big === "string" && /^-?[0-9]{1,400}$/.test(big) && Object.keys(v).length === 1)
+        return BigInt(big);
+    }
+    return v;
+  }) as T;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -522,7 +538,7 @@ export class ClusterNode {
     }
     let commands: CommandInput[];
     try {
-      commands = (JSON.parse(body) as { commands: CommandInput[] }).commands;
+      commands = fromJson<{ commands: CommandInput[] }>(body).commands;
       if (!Array.isArray(commands) || commands.length > clusterLimits.requestCommandsMax)
         throw new Error("bad batch");
     } catch {
@@ -607,7 +623,7 @@ export class ClusterNode {
 
   private reply(response: http.ServerResponse, status: number, body: unknown): void {
     if (response.headersSent) return;
-    const text = JSON.stringify(body, jsonWithBigInts);
+    const text = toJson(body);
     response.writeHead(status, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(text),

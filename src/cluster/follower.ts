@@ -8,6 +8,7 @@
  * `snapshotEveryCommands`, its state goes to Redis in chunks (src/journal/redis-snapshots.ts), and
  * retention trims the log behind the oldest snapshot kept.
  */
+import type { Command, EngineEvent } from "../engine/types.js";
 import { CommandDecoder } from "../journal/command-codec.js";
 import type { JournalPosition } from "../journal/journal.js";
 import { EntryScanner, redisJournalLimits } from "../journal/redis-journal.js";
@@ -22,6 +23,11 @@ export interface FollowerOptions {
   /** Write a snapshot to Redis after this many commands (0: never). */
   snapshotEveryCommands?: number;
   snapshotsRetained?: number;
+  /**
+   * Apply with events (an API node's views need them) instead of the event-free replay; called once
+   * per entry with its commands and their events, in seq order. Not called while `start` catches up.
+   */
+  events?: (batch: { command: Command; events: EngineEvent[] }[]) => void;
 }
 
 export interface FollowerFigures {
@@ -44,6 +50,8 @@ export class StreamFollower {
   };
   private readonly decoder = new CommandDecoder();
   private sinceSnapshot = 0;
+  /** False while `start` catches up: no events are built for what the caller's views already hold. */
+  private live = true;
   private snapshotting: Promise<void> | null = null;
 
   private constructor(
@@ -84,7 +92,9 @@ export class StreamFollower {
               snapshotSeq: loaded.manifest.lastSeq,
             },
           );
+    follower.live = false;
     await follower.catchUp((await options.log.head()).seq);
+    follower.live = true;
     return follower;
   }
 
@@ -141,9 +151,21 @@ export class StreamFollower {
     const machine = this.machine;
     const decoder = this.decoder;
     const before = this.scanner.position.lastSeq;
-    this.scanner.scan(entry, (bytes, view, bodyStart, bodyEnd, seq, time) => {
-      machine.replay(decoder.decode(bytes, view, bodyStart, bodyEnd, seq, time));
-    });
+    const sink = this.live ? this.options.events : undefined;
+    if (sink === undefined) {
+      this.scanner.scan(entry, (bytes, view, bodyStart, bodyEnd, seq, time) => {
+        machine.replay(decoder.decode(bytes, view, bodyStart, bodyEnd, seq, time));
+      });
+    } else {
+      const batch: { command: Command; events: EngineEvent[] }[] = [];
+      this.scanner.scan(entry, (bytes, view, bodyStart, bodyEnd, seq, time) => {
+        const command = decoder.decode(bytes, view, bodyStart, bodyEnd, seq, time);
+        const events: EngineEvent[] = [];
+        machine.apply(command, events);
+        batch.push({ command, events });
+      });
+      sink(batch);
+    }
     const applied = entry.lastSeq - before;
     this.figures.replayed += applied;
     this.sinceSnapshot += applied;

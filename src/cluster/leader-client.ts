@@ -13,7 +13,7 @@
 import type { CommandInput } from "../journal/command-codec.js";
 import { parseRedisLocation } from "../journal/open-journal.js";
 import { RedisLog } from "../journal/redis-log.js";
-import type { CommandOutcome } from "./engine-node.js";
+import { type CommandOutcome, fromJson, toJson } from "./engine-node.js";
 
 export interface LeaderClientOptions {
   /** The cluster's journal URL (redis://…?namespace=…). */
@@ -92,16 +92,17 @@ export class LeaderClient {
           continue;
         }
       }
-      const batch = todo.map((i) => commands[i]!);
+      // Encoded outside the try: a command that cannot be encoded is a caller's bug, not a lost leader.
+      const body = toJson({ commands: todo.map((i) => commands[i]!) });
       let reply: { status: number; body: ReplyBody } | null = null;
       try {
         const response = await fetch(`${this.address}/v1/commands`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ commands: batch }),
+          body,
           signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 5_000),
         });
-        reply = { status: response.status, body: (await response.json()) as ReplyBody };
+        reply = { status: response.status, body: fromJson<ReplyBody>(await response.text()) };
       } catch {
         reply = null;
       }

@@ -12,7 +12,7 @@ import { LeaderClient } from "../../src/cluster/leader-client.js";
 import type { Durability } from "../../src/journal/redis-journal.js";
 import { Prng } from "../../src/platform/prng.js";
 import { checkLog, NodeProcess, nodeStateHash, OrderLoad } from "./harness.js";
-import { startReplicatedRedis } from "./redis-servers.js";
+import { type RedisServer, startReplicatedRedis } from "./redis-servers.js";
 import { TcpProxy } from "./tcp-proxy.js";
 
 export interface PrimaryLossReport {
@@ -25,6 +25,11 @@ export interface PrimaryLossReport {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function replicaOffset(replica: RedisServer): Promise<number> {
+  const info = String(await replica.command(["INFO", "replication"]));
+  return Number(/slave_repl_offset:(\d+)/.exec(info)?.[1] ?? 0);
+}
 
 export async function runPrimaryLoss(
   durability: Durability,
@@ -63,11 +68,16 @@ export async function runPrimaryLoss(
     const killedAt = performance.now();
     await redis.primary.kill();
     await sleep(promoteAfterMs);
-    const replica = redis.replicas[0]!;
+    // Promote the replica that has received the most (as Sentinel does): WAIT 1 promises that one
+    // replica holds each acknowledged batch, not which one.
+    const offsets = await Promise.all(redis.replicas.map(async (r) => replicaOffset(r)));
+    const best = offsets.indexOf(Math.max(...offsets));
+    const replica = redis.replicas[best]!;
+    const other = redis.replicas[1 - best]!;
     await replica.command(["REPLICAOF", "NO", "ONE"]);
     const promotedAt = performance.now();
     proxy.retarget(replica.port);
-    await redis.replicas[1]!.command(["REPLICAOF", "127.0.0.1", String(replica.port)]);
+    await other.command(["REPLICAOF", "127.0.0.1", String(replica.port)]);
     log(`${durability}: primary killed, replica promoted ${(promotedAt - killedAt).toFixed(0)} ms later`);
     let firstAck = Number.POSITIVE_INFINITY;
     for (const deadline = performance.now() + 20_000; performance.now() < deadline; await sleep(10)) {
