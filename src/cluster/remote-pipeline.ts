@@ -16,6 +16,7 @@
 import { defaultConfig, type EngineConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { Command, EngineEvent } from "../engine/types.js";
+import type { CommitListener } from "../journal/durable-engine.js";
 import { JournalCorruptionError } from "../journal/errors.js";
 import { parseRedisLocation } from "../journal/open-journal.js";
 import { RedisLog } from "../journal/redis-log.js";
@@ -57,6 +58,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class RemotePipeline implements CommandPipeline {
   private readonly listeners: DurableListener[] = [];
+  private readonly commitListeners: CommitListener[] = [];
   private queue: { command: CommandInput; waiting: Waiting }[] = [];
   private flushScheduled = false;
   private readonly bySeq = new Map<number, Waiting>();
@@ -115,6 +117,21 @@ export class RemotePipeline implements CommandPipeline {
   onDurable(listener: DurableListener): void {
     this.listeners.push(listener);
     this.startFollowing();
+  }
+
+  /** Each applied entry as committed commands with their events (the history writer's feed). */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.push(listener);
+    this.startFollowing();
+    return () => {
+      const i = this.commitListeners.indexOf(listener);
+      if (i >= 0) this.commitListeners.splice(i, 1);
+    };
+  }
+
+  /** The last seq the local follower applied (everything up to it is durable in the log). */
+  get durableSeq(): number {
+    return this.follower.position.lastSeq;
   }
 
   submit(cmd: CommandInput): Promise<EngineEvent[]> {
@@ -214,6 +231,13 @@ export class RemotePipeline implements CommandPipeline {
         } catch (error) {
           this.options.log?.(`api follower: a listener failed: ${(error as Error).message}`);
         }
+      }
+    }
+    for (const listener of this.commitListeners) {
+      try {
+        listener(batch);
+      } catch (error) {
+        this.options.log?.(`api follower: a commit listener failed: ${(error as Error).message}`);
       }
     }
     for (const c of batch) {
