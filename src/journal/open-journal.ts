@@ -38,7 +38,8 @@ export function parseRedisLocation(location: string): RedisLocation {
   }
   const result: RedisLocation = { url: "", durability: "aof-always+wait", replicas: 1, namespace: "bourse" };
   for (const [name, value] of url.searchParams) {
-    if (name === "durability") result.durability = parseDurability(value);
+    // A literal '+' in a query string reads as a space: accept `aof-always+wait` unescaped too.
+    if (name === "durability") result.durability = parseDurability(value.replace(" ", "+"));
     else if (name === "replicas") {
       if (!/^[0-9]{1,2}$/.test(value))
         throw new Error(`journal: replicas=${value} is not a small whole number`);
