@@ -4,14 +4,7 @@
  * smallest unit. The API turns them into decimal strings with the market configuration.
  */
 import type { Int } from "../engine/int.js";
-import type {
-  EngineEvent,
-  OrderStatus,
-  OrderType,
-  SelfTradePrevention,
-  Side,
-  TimeInForce,
-} from "../engine/types.js";
+import type { EngineEvent, OrderEvent, Side } from "../engine/types.js";
 
 /** One trade, both sides and both fees. Key: tradeId (a function of the journal: replays give the same). */
 export interface TradeRecord {
@@ -74,29 +67,10 @@ export function fillOf(t: TradeRecord, taker: boolean): FillRecord {
  * them ("placed,traded"): an order's rows by seq are its lifecycle, the last one its final state.
  * Key: (orderId, seq).
  */
-export interface OrderRecord {
-  orderId: number;
-  seq: number;
-  time: number;
+export type OrderRecord = Omit<OrderEvent, "type" | "reason"> & {
+  /** The reasons of the command's order events for this order, comma-separated, in engine order. */
   reasons: string;
-  accountId: number;
-  symbol: string;
-  side: Side;
-  orderType: OrderType;
-  timeInForce: TimeInForce;
-  price: number;
-  stopPrice: number;
-  quantity: number;
-  filledQuantity: number;
-  filledNotional: Int;
-  quoteQuantity: Int;
-  status: OrderStatus;
-  postOnly: boolean;
-  expireTime: number;
-  clientOrderId: string;
-  selfTradePrevention: SelfTradePrevention;
-  createdAt: number;
-}
+};
 
 /**
  * Every movement of one (account, asset) balance in one command, by kind, plus the balance after it
