@@ -174,6 +174,41 @@ export const historyLimits = {
   flushDelayMs: 2,
 } as const;
 
+/**
+ * The cache and the market-data bus (src/cache, the ElastiCache role): what each cached kind may hold
+ * and for how long, and the bus's bounds. Losing any of it loses nothing: every entry is derived from
+ * the journal and rewritten by the engine's publisher.
+ */
+export const cacheLimits = {
+  /** L2 book snapshots (one per market; also the rendered REST answers per market and depth). */
+  bookEntriesMax: 4_096,
+  bookTtlMs: 60_000,
+  /** Recent trades per market (the newest marketDataLimits.tradesPerMarketMax). */
+  tradesEntriesMax: 4_096,
+  tradesTtlMs: 60_000,
+  /** Tickers, one per market. */
+  tickerEntriesMax: 4_096,
+  tickerTtlMs: 60_000,
+  /** Candles per market and interval. */
+  candlesEntriesMax: 16_384,
+  candlesTtlMs: 300_000,
+  /** Order-status lookups (GET /v1/orders/{id}) by order id. */
+  orderStatusEntriesMax: 100_000,
+  orderStatusTtlMs: 30_000,
+  /** One cached value, in bytes (a full-depth book of 1,000 levels a side is ~60 kB). */
+  valueBytesMax: 1_048_576,
+  /** Cache writes waiting for Redis; beyond, writes are dropped (counted) rather than queued. */
+  pendingWritesMax: 10_000,
+  /** Bus entries kept in the Redis stream (approximate trim): how far a subscriber may fall behind. */
+  busStreamEntriesMax: 100_000,
+  /** Bus batches waiting to be published; beyond, they are dropped and subscribers resync. */
+  busPendingBatchesMax: 10_000,
+  /** Entries one subscriber read returns at most. */
+  busReadCountMax: 1_000,
+  /** How often the publisher rewrites the snapshot of a market whose book changed. */
+  snapshotEveryMs: 100,
+} as const;
+
 /** Signed 64-bit range: balances, notionals and supplies are exact within it, rejected beyond (AMOUNT_OVERFLOW). */
 export const int64Max = (1n << 63n) - 1n;
 
