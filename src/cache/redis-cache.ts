@@ -63,6 +63,16 @@ const setScriptSha = createHash("sha1").update(setScript).digest("hex");
 
 class CommandTimeout extends Error {}
 
+/** Errors at connect that a retry cannot mend: credentials, rights, certificates. */
+function isPermanent(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return (
+    /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(error.message) ||
+    code.startsWith("ERR_TLS") ||
+    /certificate|CERT_/i.test(`${code} ${error.message}`)
+  );
+}
+
 export class RedisCache implements Cache {
   readonly backend = "redis";
   readonly stats = newCacheStats();
@@ -91,8 +101,11 @@ export class RedisCache implements Cache {
   static async connect(location: RedisCacheLocation, options: RedisCacheOptions = {}): Promise<RedisCache> {
     const client = newCacheClient(location, options.clientName ?? "bourse-cache");
     let lastError: Error | undefined;
+    let refused: (error: Error) => void = () => {};
     client.on("error", (error: Error) => {
       lastError = error;
+      // Retrying cannot mend a refused password or certificate: fail at once.
+      if (isPermanent(error)) refused(error);
     });
     const timeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault;
     let timer: NodeJS.Timeout | undefined;
@@ -100,6 +113,7 @@ export class RedisCache implements Cache {
       await Promise.race([
         client.connect(),
         new Promise((_, reject) => {
+          refused = reject;
           timer = setTimeout(
             () => reject(new CommandTimeout(`no connection within ${timeoutMs} ms`)),
             timeoutMs,
