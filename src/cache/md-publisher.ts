@@ -1,0 +1,232 @@
+/**
+ * The market-data publisher, in the process that matches (docs/cache-bus.md): after each durable batch
+ * went through `MarketData.apply`, `publish(seq, updates)` puts the batch's public updates (book, trades,
+ * ticker) on the bus and marks their markets dirty; a timer writes the snapshots of dirty markets to the
+ * cache at most every cacheLimits.snapshotEveryMs:
+ *
+ *   book     SYMBOL            {symbol, sequence, at, bids, asks}   full depth (marketDataLimits.bookDepthMax)
+ *   trades   SYMBOL            {at, trades}                         newest first
+ *   ticker   SYMBOL            {at, ...TickerView}
+ *   candles  SYMBOL:interval   {at, candles}                        1m 5m 1h 1d, oldest first
+ *
+ * `at` is the seq of the last batch applied to MarketData when the snapshot was rendered (rendering is
+ * synchronous, between two batches): the snapshot joins the bus stream right after `at`, so a replica
+ * reads it and applies the bus batches with seq > at.
+ *
+ * Every market is written at `start()`, again when the cache or the bus is healthy again after an outage
+ * (a Redis restarted empty lost the snapshots) and every third of the shortest TTL, so that a quiet
+ * market's entries never expire. Candles are rendered only for markets that traded (and on those full
+ * rewrites). Nothing here throws into the caller: a failing cache or bus only counts.
+ */
+import { cacheLimits } from "../limits.js";
+import {
+  type CandleInterval,
+  candleIntervals,
+  type MarketData,
+  type MarketDataUpdate,
+} from "../marketdata/index.js";
+import type { MarketDataBus, PublicUpdate } from "./bus.js";
+import { type Cache, cachePolicies } from "./cache.js";
+
+export interface MarketDataPublisherOptions {
+  marketData: MarketData;
+  bus: MarketDataBus;
+  cache: Cache;
+  /** The markets (configuration order). Default: marketData.symbols(). */
+  symbols?: readonly string[];
+  /** Seq of the last batch already applied to marketData (engine.lastSeq after recovery). Default 0. */
+  lastSeq?: number;
+  /** Default cacheLimits.snapshotEveryMs. */
+  snapshotEveryMs?: number;
+  /** Full rewrite period. Default: a third of the shortest market-data TTL. */
+  refreshEveryMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface MarketDataPublisherStats {
+  /** Batches given to `publish`. */
+  batches: number;
+  /** Batches put on the bus (those with public updates). */
+  published: number;
+  /** Snapshot writes (one market, every kind) and full rewrites. */
+  snapshots: number;
+  fullRewrites: number;
+  /** Exceptions caught (rendering, bus, cache). */
+  errors: number;
+  lastSeq: number;
+}
+
+const dirtyBook = 1;
+const dirtyCandles = 2;
+
+function isPublic(u: MarketDataUpdate): u is PublicUpdate {
+  return u.channel === "book" || u.channel === "trades" || u.channel === "ticker";
+}
+
+/** Duck-typed: backends that count their reconnections (RedisMarketDataBus) expose this. */
+function epochOf(x: unknown): number {
+  const e = (x as { connectionEpoch?: unknown }).connectionEpoch;
+  return typeof e === "number" ? e : 0;
+}
+
+export class MarketDataPublisher {
+  readonly stats: MarketDataPublisherStats;
+  private readonly md: MarketData;
+  private readonly bus: MarketDataBus;
+  private readonly cache: Cache;
+  private readonly symbols: readonly string[];
+  private readonly known: Set<string>;
+  private readonly dirty = new Map<string, number>();
+  private readonly snapshotEveryMs: number;
+  private readonly refreshEveryMs: number;
+  private readonly log: (message: string) => void;
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> | null = null;
+  private lastFull = 0;
+  private wasHealthy = true;
+  private epochs: [number, number] = [0, 0];
+  private closed = false;
+
+  constructor(options: MarketDataPublisherOptions) {
+    this.md = options.marketData;
+    this.bus = options.bus;
+    this.cache = options.cache;
+    this.symbols = options.symbols ?? options.marketData.symbols();
+    this.known = new Set(this.symbols);
+    this.snapshotEveryMs = options.snapshotEveryMs ?? cacheLimits.snapshotEveryMs;
+    const ttl = Math.min(cachePolicies.book.ttlMs, cachePolicies.trades.ttlMs, cachePolicies.ticker.ttlMs);
+    this.refreshEveryMs = options.refreshEveryMs ?? Math.floor(ttl / 3);
+    this.log = options.log ?? ((m) => console.error(m));
+    this.stats = {
+      batches: 0,
+      published: 0,
+      snapshots: 0,
+      fullRewrites: 0,
+      errors: 0,
+      lastSeq: options.lastSeq ?? 0,
+    };
+  }
+
+  /** Writes every market's snapshots, then keeps them fresh from a timer (unref'd). Never rejects. */
+  async start(): Promise<void> {
+    if (this.closed || this.timer !== null) return;
+    this.wasHealthy = this.healthy();
+    this.epochs = [epochOf(this.bus), epochOf(this.cache)];
+    this.timer = setInterval(() => this.tick(), this.snapshotEveryMs);
+    this.timer.unref();
+    this.markAll();
+    await this.flush();
+  }
+
+  /** Once per durable batch, after MarketData.apply returned `updates`. Never throws. */
+  publish(seq: number, updates: readonly MarketDataUpdate[]): void {
+    try {
+      this.stats.batches++;
+      this.stats.lastSeq = seq;
+      let pub: PublicUpdate[] | null = null;
+      for (const u of updates) {
+        if (!isPublic(u)) continue;
+        (pub ??= []).push(u);
+        const bits = u.channel === "trades" ? dirtyBook | dirtyCandles : dirtyBook;
+        this.dirty.set(u.symbol, (this.dirty.get(u.symbol) ?? 0) | bits);
+      }
+      if (pub !== null) {
+        this.stats.published++;
+        this.bus.publish({ seq, updates: pub });
+      }
+    } catch (error) {
+      this.failed("publish", error);
+    }
+  }
+
+  private healthy(): boolean {
+    return this.bus.healthy && this.cache.healthy;
+  }
+
+  private markAll(): void {
+    for (const s of this.symbols) this.dirty.set(s, dirtyBook | dirtyCandles);
+    this.lastFull = Date.now();
+    this.stats.fullRewrites++;
+  }
+
+  private tick(): void {
+    try {
+      const healthy = this.healthy();
+      const epochs: [number, number] = [epochOf(this.bus), epochOf(this.cache)];
+      const reconnected = epochs[0] !== this.epochs[0] || epochs[1] !== this.epochs[1];
+      this.epochs = epochs;
+      if ((healthy && !this.wasHealthy) || reconnected || Date.now() - this.lastFull >= this.refreshEveryMs)
+        this.markAll();
+      this.wasHealthy = healthy;
+      if (this.writing === null && this.dirty.size > 0) void this.flush();
+    } catch (error) {
+      this.failed("snapshot timer", error);
+    }
+  }
+
+  /** Renders the dirty markets now (synchronously, so `at` is exact) and writes them. */
+  private flush(): Promise<void> {
+    if (this.writing !== null) return this.writing.then(() => this.flush());
+    if (this.dirty.size === 0) return Promise.resolve();
+    const writes: Promise<void>[] = [];
+    const at = this.stats.lastSeq;
+    for (const [symbol, bits] of this.dirty) {
+      if (!this.known.has(symbol)) continue;
+      try {
+        this.render(symbol, bits, at, writes);
+        this.stats.snapshots++;
+      } catch (error) {
+        this.failed(`snapshot of ${symbol}`, error);
+      }
+    }
+    this.dirty.clear();
+    const done = Promise.allSettled(writes).then((results) => {
+      for (const r of results) if (r.status === "rejected") this.failed("cache write", r.reason);
+      this.writing = null;
+    });
+    this.writing = done;
+    return done;
+  }
+
+  private render(symbol: string, bits: number, at: number, writes: Promise<void>[]): void {
+    const md = this.md;
+    const book = md.book(symbol, md.limits.bookDepthMax);
+    if (book === undefined) return;
+    const set = (kind: "book" | "trades" | "ticker" | "candles", key: string, value: unknown): void => {
+      writes.push(this.cache.set(kind, key, JSON.stringify(value)));
+    };
+    set("book", symbol, { symbol, sequence: book.sequence, at, bids: book.bids, asks: book.asks });
+    set("trades", symbol, { at, trades: md.trades(symbol, md.limits.tradesPerMarketMax) });
+    set("ticker", symbol, { at, ...md.ticker(symbol) });
+    if ((bits & dirtyCandles) !== 0) {
+      for (const interval of candleIntervals) {
+        set("candles", candleKey(symbol, interval), { at, candles: md.candles(symbol, interval) });
+      }
+    }
+  }
+
+  private failed(what: string, error: unknown): void {
+    this.stats.errors++;
+    if (this.stats.errors <= 10 || this.stats.errors % 1_000 === 0)
+      this.log(
+        `market-data publisher: ${what} failed (${this.stats.errors}): ${(error as Error)?.message ?? error}`,
+      );
+  }
+
+  /** Stops the timer and writes what is dirty. Closes neither the bus nor the cache. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    try {
+      await this.flush();
+    } catch (error) {
+      this.failed("final flush", error);
+    }
+  }
+}
+
+export function candleKey(symbol: string, interval: CandleInterval): string {
+  return `${symbol}:${interval}`;
+}

@@ -1,0 +1,478 @@
+/**
+ * The public market data of an API node (docs/cache-bus.md): book replicas and recent trades kept from
+ * the bus, joined to the snapshots the publisher (src/cache/md-publisher.ts) writes to the cache, and
+ * candles read through the cache.
+ *
+ * Sync: read every market's book, trades and ticker snapshot (each carries `at`, the seq of the last
+ * batch it includes), subscribe to the bus from the smallest `at`, and apply each batch to each kind of
+ * each market only when its seq is above that kind's `at`. A book update must carry the market's
+ * sequence + 1 (docs/marketdata.md, the sequence rule); anything else, or `onGap` from the bus, means
+ * batches were missed: the replica then resyncs EVERY market the same way (one rule, no partial
+ * catch-up to get wrong). While it resyncs (retrying with a capped backoff while the cache is unreachable
+ * or the snapshots are not written yet), it keeps serving the last data it had and reports `stale`.
+ *
+ * Book replicas are level maps kept sorted by price. Prices are decimal strings with the market's tick
+ * decimals, never negative, without leading zeros: comparing by length, then lexicographically, is
+ * comparing numerically, with no parsing. A book snapshot holds marketDataLimits.bookDepthMax levels a
+ * side at most; updates of deeper levels are kept as they come (docs/marketdata.md allows either).
+ */
+import type { SettledConfig } from "../engine/config.js";
+import { marketDataLimits } from "../limits.js";
+import type {
+  BookView,
+  CandleInterval,
+  CandleView,
+  LevelView,
+  TickerView,
+} from "../marketdata/marketdata.js";
+import { candleIntervals } from "../marketdata/stats.js";
+import type { TradeView } from "../marketdata/views.js";
+import type { BusBatch, BusSubscription, MarketDataBus, PublicUpdate } from "./bus.js";
+import type { Cache } from "./cache.js";
+import { candleKey } from "./md-publisher.js";
+import type { PublicMarketData } from "./public-market-data.js";
+
+export interface MarketDataReplicaOptions {
+  config: SettledConfig;
+  bus: MarketDataBus;
+  cache: Cache;
+  /** How long a candles read from the cache is reused. Default 250 ms. */
+  candlesMemoMs?: number;
+  /** Recent trades kept per market. Default marketDataLimits.tradesPerMarketMax. */
+  tradesMax?: number;
+  /** Levels a side one book query returns at most. Default marketDataLimits.bookDepthMax. */
+  bookDepthMax?: number;
+  /** Resync backoff bounds (ms). Defaults 50 and 2,000. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface MarketDataReplicaStats {
+  /** Completed syncs (the first one included). */
+  resyncs: number;
+  /** Gaps seen: a book sequence that did not follow, or the bus's onGap. */
+  gaps: number;
+  /** Seq of the last batch applied. */
+  lastSeq: number;
+  /** Batches applied. */
+  batches: number;
+  /** Snapshot reads that found the cache unreachable or a snapshot missing. */
+  snapshotMisses: number;
+  /** Wall clock minus the exchange time of the last ticker received (null before any): approximate lag. */
+  lagMs: number | null;
+}
+
+interface BookSnapshot {
+  symbol: string;
+  sequence: number;
+  at: number;
+  bids: LevelView[];
+  asks: LevelView[];
+}
+
+interface TradesSnapshot {
+  at: number;
+  trades: TradeView[];
+}
+
+type TickerSnapshot = TickerView & { at: number };
+
+/** Numeric order of non-negative decimal strings with the same number of decimals. */
+function comparePrices(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Price → quantity, prices kept sorted ascending. */
+export class SortedLevels {
+  readonly prices: string[] = [];
+  readonly quantities = new Map<string, string>();
+
+  private search(price: string): number {
+    let lo = 0;
+    let hi = this.prices.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePrices(this.prices[mid]!, price) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  set(price: string, quantity: string): void {
+    if (quantity === "0") {
+      if (this.quantities.delete(price)) this.prices.splice(this.search(price), 1);
+      return;
+    }
+    if (!this.quantities.has(price)) this.prices.splice(this.search(price), 0, price);
+    this.quantities.set(price, quantity);
+  }
+
+  clear(): void {
+    this.prices.length = 0;
+    this.quantities.clear();
+  }
+
+  /** At most `depth` levels, best first (highest first for bids). */
+  levels(depth: number, highestFirst: boolean): LevelView[] {
+    const out: LevelView[] = [];
+    const n = this.prices.length;
+    for (let k = 0; k < n && out.length < depth; k++) {
+      const price = this.prices[highestFirst ? n - 1 - k : k]!;
+      out.push([price, this.quantities.get(price)!]);
+    }
+    return out;
+  }
+}
+
+/** The newest `capacity` trades. */
+class Trades {
+  private readonly items: TradeView[] = [];
+  private head = -1;
+
+  constructor(readonly capacity: number) {}
+
+  push(t: TradeView): void {
+    if (this.items.length < this.capacity) {
+      this.items.push(t);
+      this.head = this.items.length - 1;
+    } else {
+      this.head = (this.head + 1) % this.capacity;
+      this.items[this.head] = t;
+    }
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.head = -1;
+  }
+
+  newestFirst(limit: number): TradeView[] {
+    const n = Math.min(limit, this.items.length);
+    const out: TradeView[] = [];
+    for (let k = 0; k < n; k++)
+      out.push(this.items[(this.head - k + this.items.length) % this.items.length]!);
+    return out;
+  }
+}
+
+class ReplicaMarket {
+  readonly bids = new SortedLevels();
+  readonly asks = new SortedLevels();
+  sequence = 0;
+  /** Seqs the snapshots of each kind include (batches up to these are in them). */
+  bookAt = -1;
+  tradesAt = -1;
+  tickerAt = -1;
+  readonly trades: Trades;
+  ticker: TickerView | null = null;
+
+  constructor(
+    readonly symbol: string,
+    tradesMax: number,
+  ) {
+    this.trades = new Trades(tradesMax);
+  }
+
+  install(book: BookSnapshot, trades: TradesSnapshot, ticker: TickerSnapshot): void {
+    this.bids.clear();
+    this.asks.clear();
+    for (const [p, q] of book.bids) this.bids.set(p, q);
+    for (const [p, q] of book.asks) this.asks.set(p, q);
+    this.sequence = book.sequence;
+    this.bookAt = book.at;
+    this.trades.clear();
+    for (let i = trades.trades.length - 1; i >= 0; i--) this.trades.push(trades.trades[i]!);
+    this.tradesAt = trades.at;
+    const { at, ...view } = ticker;
+    this.ticker = view;
+    this.tickerAt = at;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function parse<T>(text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export class MarketDataReplica implements PublicMarketData {
+  readonly stats: MarketDataReplicaStats = {
+    resyncs: 0,
+    gaps: 0,
+    lastSeq: -1,
+    batches: 0,
+    snapshotMisses: 0,
+    lagMs: null,
+  };
+  private readonly bus: MarketDataBus;
+  private readonly cache: Cache;
+  private readonly symbols: string[];
+  private readonly markets = new Map<string, ReplicaMarket>();
+  private readonly candlesMemoMs: number;
+  private readonly bookDepthMax: number;
+  private readonly tradesMax: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly log: (message: string) => void;
+  private readonly candleMemo = new Map<string, { time: number; candles: Promise<CandleView[]> }>();
+  private readonly updateListeners = new Set<(updates: PublicUpdate[]) => void>();
+  private readonly resyncListeners = new Set<(symbol: string) => void>();
+  private subscription: BusSubscription | null = null;
+  private generation = 0;
+  private syncing: Promise<void> | null = null;
+  private started = false;
+  private closed = false;
+  private synced = false;
+  private isStale = true;
+
+  constructor(options: MarketDataReplicaOptions) {
+    this.bus = options.bus;
+    this.cache = options.cache;
+    this.symbols = options.config.markets.map((m) => m.symbol);
+    this.tradesMax = options.tradesMax ?? marketDataLimits.tradesPerMarketMax;
+    this.bookDepthMax = options.bookDepthMax ?? marketDataLimits.bookDepthMax;
+    this.candlesMemoMs = options.candlesMemoMs ?? 250;
+    this.retryMinMs = options.retryMinMs ?? 50;
+    this.retryMaxMs = options.retryMaxMs ?? 2_000;
+    this.log = options.log ?? ((m) => console.error(m));
+    for (const s of this.symbols) this.markets.set(s, new ReplicaMarket(s, this.tradesMax));
+  }
+
+  /** Every market synced at least once. */
+  get ready(): boolean {
+    return this.synced;
+  }
+
+  /** Resyncing (or never synced): the data served may be behind. */
+  get stale(): boolean {
+    return this.isStale;
+  }
+
+  /**
+   * Syncs from the cache and the bus; resolves once every market is synced (retrying meanwhile), or
+   * when the replica is closed.
+   */
+  start(): Promise<void> {
+    if (!this.started) {
+      this.started = true;
+      this.resync();
+    }
+    return this.syncing ?? Promise.resolve();
+  }
+
+  /** Every batch applied: the updates that passed the sequence checks. Returns an unsubscribe function. */
+  onUpdates(listener: (updates: PublicUpdate[]) => void): () => void {
+    this.updateListeners.add(listener);
+    return () => this.updateListeners.delete(listener);
+  }
+
+  /** A market was resynced from its snapshot: its book may have moved in any way (send a fresh one). */
+  onResync(listener: (symbol: string) => void): () => void {
+    this.resyncListeners.add(listener);
+    return () => this.resyncListeners.delete(listener);
+  }
+
+  private gap(why: string): void {
+    this.stats.gaps++;
+    if (this.stats.gaps <= 10 || this.stats.gaps % 100 === 0)
+      this.log(`market-data replica: ${why}: resyncing every market (gap ${this.stats.gaps})`);
+    this.resync();
+  }
+
+  private resync(): void {
+    if (this.closed) return;
+    this.generation++;
+    this.subscription?.close();
+    this.subscription = null;
+    this.isStale = true;
+    if (this.syncing === null) {
+      this.syncing = this.syncLoop().finally(() => {
+        this.syncing = null;
+      });
+    }
+  }
+
+  private async syncLoop(): Promise<void> {
+    let delay = this.retryMinMs;
+    while (!this.closed) {
+      const generation = ++this.generation;
+      const snapshots = await this.readSnapshots();
+      if (this.closed) return;
+      if (snapshots === null || generation !== this.generation) {
+        this.stats.snapshotMisses++;
+        await sleep(delay);
+        delay = Math.min(delay * 2, this.retryMaxMs);
+        continue;
+      }
+      let from = Number.POSITIVE_INFINITY;
+      for (const [i, symbol] of this.symbols.entries()) {
+        const [book, trades, ticker] = snapshots[i]!;
+        this.markets.get(symbol)!.install(book, trades, ticker);
+        from = Math.min(from, book.at, trades.at, ticker.at);
+      }
+      if (!Number.isFinite(from)) from = -1;
+      this.stats.lastSeq = from;
+      this.subscription = this.bus.subscribe(from, {
+        onBatch: (batch) => {
+          if (generation === this.generation) this.apply(batch);
+        },
+        onGap: (afterSeq) => {
+          if (generation === this.generation) this.gap(`the bus lost batches after seq ${afterSeq}`);
+        },
+      });
+      this.stats.resyncs++;
+      this.synced = true;
+      this.isStale = false;
+      for (const symbol of this.symbols) this.emit(this.resyncListeners, symbol);
+      return;
+    }
+  }
+
+  /** Every market's [book, trades, ticker] snapshots, or null if one is missing. */
+  private async readSnapshots(): Promise<[BookSnapshot, TradesSnapshot, TickerSnapshot][] | null> {
+    try {
+      const [books, trades, tickers] = await Promise.all([
+        this.cache.getMany("book", this.symbols),
+        this.cache.getMany("trades", this.symbols),
+        this.cache.getMany("ticker", this.symbols),
+      ]);
+      const out: [BookSnapshot, TradesSnapshot, TickerSnapshot][] = [];
+      for (let i = 0; i < this.symbols.length; i++) {
+        const book = parse<BookSnapshot>(books[i]);
+        const trade = parse<TradesSnapshot>(trades[i]);
+        const ticker = parse<TickerSnapshot>(tickers[i]);
+        if (book === undefined || trade === undefined || ticker === undefined) return null;
+        out.push([book, trade, ticker]);
+      }
+      return out;
+    } catch {
+      return null;
+    }
+  }
+
+  private apply(batch: BusBatch): void {
+    if (batch.seq <= this.stats.lastSeq) return;
+    // Check every book update first: a gap drops the batch and resyncs.
+    for (const u of batch.updates) {
+      if (u.channel !== "book") continue;
+      const m = this.markets.get(u.symbol);
+      if (m === undefined || batch.seq <= m.bookAt) continue;
+      if (u.sequence !== m.sequence + 1) {
+        this.gap(`${u.symbol}: book sequence ${u.sequence} after ${m.sequence} (batch seq ${batch.seq})`);
+        return;
+      }
+    }
+    const applied: PublicUpdate[] = [];
+    for (const u of batch.updates) {
+      const m = this.markets.get(u.symbol);
+      if (m === undefined) continue;
+      if (u.channel === "book") {
+        if (batch.seq <= m.bookAt) continue;
+        for (const [p, q] of u.bids) m.bids.set(p, q);
+        for (const [p, q] of u.asks) m.asks.set(p, q);
+        m.sequence = u.sequence;
+      } else if (u.channel === "trades") {
+        if (batch.seq <= m.tradesAt) continue;
+        for (const t of u.trades) m.trades.push(t);
+      } else if (u.channel === "ticker") {
+        if (batch.seq <= m.tickerAt) continue;
+        const { channel: _, ...view } = u;
+        m.ticker = view;
+        if (view.time !== null) this.stats.lagMs = Date.now() - view.time;
+      } else continue;
+      applied.push(u);
+    }
+    this.stats.lastSeq = batch.seq;
+    this.stats.batches++;
+    if (applied.length > 0) this.emit(this.updateListeners, applied);
+  }
+
+  private emit<T>(listeners: Set<(value: T) => void>, value: T): void {
+    for (const listener of listeners) {
+      try {
+        listener(value);
+      } catch (error) {
+        this.log(`market-data replica: a listener threw: ${(error as Error)?.message ?? error}`);
+      }
+    }
+  }
+
+  book(symbol: string, depth: number = this.bookDepthMax): BookView | undefined {
+    const m = this.markets.get(symbol);
+    if (m === undefined) return undefined;
+    const d = depth > 0 ? Math.min(Math.floor(depth), this.bookDepthMax) : 0;
+    return { symbol, sequence: m.sequence, bids: m.bids.levels(d, true), asks: m.asks.levels(d, false) };
+  }
+
+  trades(symbol: string, limit: number = this.tradesMax): TradeView[] | undefined {
+    const m = this.markets.get(symbol);
+    if (m === undefined) return undefined;
+    return limit > 0 ? m.trades.newestFirst(Math.min(Math.floor(limit), this.tradesMax)) : [];
+  }
+
+  ticker(symbol: string): TickerView | undefined {
+    const m = this.markets.get(symbol);
+    if (m === undefined) return undefined;
+    return (
+      m.ticker ?? {
+        symbol,
+        last: null,
+        bestBid: null,
+        bestAsk: null,
+        volume24h: "0",
+        high24h: null,
+        low24h: null,
+        time: null,
+      }
+    );
+  }
+
+  /**
+   * Candles from the cache (what the publisher rendered last), the read reused for candlesMemoMs;
+   * start times within [from, to], oldest first, the newest `limit`. An unreachable cache reads as none.
+   */
+  async candles(
+    symbol: string,
+    interval: CandleInterval,
+    from?: number,
+    to?: number,
+    limit?: number,
+  ): Promise<CandleView[] | undefined> {
+    if (!this.markets.has(symbol)) return undefined;
+    if (!candleIntervals.includes(interval))
+      throw new Error(`marketdata: unknown candle interval ${interval}`);
+    const key = candleKey(symbol, interval);
+    const now = Date.now();
+    let memo = this.candleMemo.get(key);
+    if (memo === undefined || now - memo.time >= this.candlesMemoMs) {
+      const candles = this.cache.get("candles", key).then(
+        (text) => parse<{ candles: CandleView[] }>(text)?.candles ?? [],
+        () => [] as CandleView[],
+      );
+      memo = { time: now, candles };
+      this.candleMemo.set(key, memo);
+    }
+    const all = await memo.candles;
+    const lo = from ?? Number.NEGATIVE_INFINITY;
+    const hi = to ?? Number.POSITIVE_INFINITY;
+    const selected = all.filter((c) => c.time >= lo && c.time <= hi);
+    return limit !== undefined && limit >= 0 && selected.length > limit
+      ? selected.slice(selected.length - Math.floor(limit))
+      : selected;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.generation++;
+    this.subscription?.close();
+    this.subscription = null;
+    await this.syncing;
+  }
+}
