@@ -1,5 +1,6 @@
 /**
- * The Redis `MarketDataBus` (docs/cache-bus.md): ONE stream `{namespace}:md` whose entry ids are the
+ * The Redis `MarketDataBus` (docs/cache-bus.md): ONE stream `{namespace}:md` (braces included: a hash
+ * tag, as the cache's keys) whose entry ids are the
  * batch seqs, `<seq>-0`, so that
  *
  *   - a subscriber resumes after an outage from the last seq it saw (XREAD from `<seq>-0`);
@@ -70,8 +71,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const topError = /equal or smaller than the target stream top item/i;
 
+/** `{ns}:md`: the braces are a hash tag, the stream shares the cache keys' slot on Redis Cluster. */
 export function busStreamKey(namespace: string): string {
-  return `${namespace}:md`;
+  return `{${namespace}}:md`;
 }
 
 export class RedisMarketDataBus implements MarketDataBus {
