@@ -107,9 +107,13 @@ export class MarketDataPublisher {
     };
   }
 
-  /** Writes every market's snapshots, then keeps them fresh from a timer (unref'd). Never rejects. */
-  async start(): Promise<void> {
+  /**
+   * Writes every market's snapshots, then keeps them fresh from a timer (unref'd). Never rejects.
+   * `lastSeq`: the seq of the last batch already applied to marketData (overrides the option).
+   */
+  async start(lastSeq?: number): Promise<void> {
     if (this.closed || this.timer !== null) return;
+    if (lastSeq !== undefined) this.stats.lastSeq = lastSeq;
     this.wasHealthy = this.healthy();
     this.epochs = [epochOf(this.bus), epochOf(this.cache)];
     this.timer = setInterval(() => this.tick(), this.snapshotEveryMs);

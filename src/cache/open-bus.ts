@@ -1,0 +1,40 @@
+/**
+ * Picks the MarketDataBus backend from the configured location (the cache's, src/cache/open-cache.ts):
+ *
+ *   (none) or "memory"                   the in-process bus (src/cache/memory-bus.ts)
+ *   redis://… or rediss://…              the Redis stream bus (src/cache/redis-bus.ts)
+ *
+ * Anything else is a CacheError CACHE_BAD_URL. A Redis that cannot be reached at start is an Error
+ * naming the URL with its password redacted (an outage later is not: the bus drops and counts).
+ */
+import type { MarketDataBus } from "./bus.js";
+import { CacheError } from "./cache.js";
+import { type MemoryBusOptions, MemoryMarketDataBus } from "./memory-bus.js";
+import { type RedisBusOptions, RedisMarketDataBus } from "./redis-bus.js";
+import { isRedisCacheUrl, parseRedisCacheUrl } from "./redis-connection.js";
+
+export type OpenBusOptions = MemoryBusOptions &
+  RedisBusOptions & {
+    /** How long to wait for the first Redis connection (default 5,000 ms). */
+    connectTimeoutMs?: number;
+  };
+
+export async function openBus(
+  url: string | null | undefined,
+  options: OpenBusOptions = {},
+): Promise<MarketDataBus> {
+  const location = url?.trim();
+  if (location === undefined || location === "" || location.toLowerCase() === "memory")
+    return new MemoryMarketDataBus(options);
+  if (isRedisCacheUrl(location)) {
+    const parsed = parseRedisCacheUrl(location);
+    const bus = new RedisMarketDataBus(parsed, options);
+    if (await bus.ready(options.connectTimeoutMs ?? 5_000)) return bus;
+    await bus.close();
+    throw new Error(`market-data bus: no connection to ${parsed.redacted}`);
+  }
+  throw new CacheError(
+    "CACHE_BAD_URL",
+    `bus: "${location.replace(/\/\/[^@/]*@/, "//***@")}" is not "memory", redis://… or rediss://…`,
+  );
+}
