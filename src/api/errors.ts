@@ -80,6 +80,11 @@ export const apiCodes = {
     status: 503,
     message: "the command could not be made durable; its outcome is unknown",
   },
+  MARKET_DATA_UNAVAILABLE: {
+    stage: "gateway",
+    status: 503,
+    message: "market data for this market is being resynced, retry shortly",
+  },
   INTERNAL_ERROR: { stage: "gateway", status: 500, message: "internal error" },
 } as const satisfies Record<string, ApiCodeInfo>;
 

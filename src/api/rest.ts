@@ -4,7 +4,7 @@
  * Business logic lives in the Gateway; this file only maps HTTP onto it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { CandleInterval, MarketData } from "../marketdata/marketdata.js";
+import type { CandleInterval } from "../marketdata/marketdata.js";
 import { marketDataLimits } from "../marketdata/marketdata-limits.js";
 import { type Authenticator, sameText } from "./auth.js";
 import { ApiError } from "./errors.js";
@@ -13,6 +13,7 @@ import { apiLimits } from "./limits.js";
 import type { ApiMetrics } from "./metrics.js";
 import { accountName, queryInt } from "./parse.js";
 import type { RateLimits } from "./rate-limit.js";
+import type { ReadCache } from "./read-cache.js";
 import { routeSchemas } from "./schemas.js";
 
 declare module "fastify" {
@@ -26,7 +27,8 @@ declare module "fastify" {
 
 export interface RestContext {
   gateway: Gateway;
-  marketData: MarketData;
+  /** Public market data, answered from the cache (src/api/read-cache.ts). */
+  reads: ReadCache;
   auth: Authenticator;
   adminToken: string;
   rateLimits: RateLimits;
@@ -81,7 +83,12 @@ export function callbackHook(
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
-  const { gateway, marketData, auth, rateLimits, metrics } = ctx;
+  const { gateway, reads, auth, rateLimits, metrics } = ctx;
+  /** A rendered answer from the cache, sent as is. */
+  const cached = (reply: FastifyReply, text: string | undefined): FastifyReply => {
+    if (text === undefined) throw new ApiError("MARKET_DATA_UNAVAILABLE");
+    return reply.type("application/json; charset=utf-8").send(text);
+  };
 
   // ───────────────────────────── guards ─────────────────────────────
 
@@ -155,14 +162,14 @@ export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
   app.get("/v1/assets", { schema: routeSchemas.none }, async () => assets);
   app.get("/v1/markets", { schema: routeSchemas.none }, async () => markets);
 
-  app.get("/v1/markets/:symbol/book", { schema: routeSchemas.book }, async (request) => {
+  app.get("/v1/markets/:symbol/book", { schema: routeSchemas.book }, async (request, reply) => {
     const symbol = marketOf(request);
     const q = request.query as Query;
     const depth = queryInt(q.depth, "depth", apiLimits.bookDepthDefault, 1, marketDataLimits.bookDepthMax);
-    return marketData.book(symbol, depth);
+    return cached(reply, await reads.book(symbol, depth));
   });
 
-  app.get("/v1/markets/:symbol/trades", { schema: routeSchemas.trades }, async (request) => {
+  app.get("/v1/markets/:symbol/trades", { schema: routeSchemas.trades }, async (request, reply) => {
     const symbol = marketOf(request);
     const q = request.query as Query;
     const limit = queryInt(
@@ -172,19 +179,19 @@ export function registerRoutes(app: FastifyInstance, ctx: RestContext): void {
       1,
       marketDataLimits.tradesPerMarketMax,
     );
-    return marketData.trades(symbol, limit);
+    return cached(reply, await reads.trades(symbol, limit));
   });
 
-  app.get("/v1/markets/:symbol/ticker", { schema: routeSchemas.ticker }, async (request) =>
-    marketData.ticker(marketOf(request)),
+  app.get("/v1/markets/:symbol/ticker", { schema: routeSchemas.ticker }, async (request, reply) =>
+    cached(reply, await reads.ticker(marketOf(request))),
   );
 
-  app.get("/v1/markets/:symbol/candles", { schema: routeSchemas.candles }, async (request) => {
+  app.get("/v1/markets/:symbol/candles", { schema: routeSchemas.candles }, async (request, reply) => {
     const symbol = marketOf(request);
     const q = request.query as Query;
     const from = optionalInt(q.from, "from");
     const to = optionalInt(q.to, "to");
-    return marketData.candles(symbol, q.interval as CandleInterval, from, to);
+    return cached(reply, await reads.candles(symbol, q.interval as CandleInterval, from, to));
   });
 
   // ───────────────────────────── admin ─────────────────────────────

@@ -6,7 +6,8 @@
 import type { Server } from "node:http";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from "fastify";
 import type { Logger } from "pino";
-import type { MarketData } from "../marketdata/marketdata.js";
+import type { PublicMarketData } from "../cache/public-market-data.js";
+import type { Views } from "../marketdata/views.js";
 import type { Authenticator } from "./auth.js";
 import { ApiError, errorBody, statusOf } from "./errors.js";
 import type { Gateway } from "./gateway.js";
@@ -14,6 +15,7 @@ import { apiLimits } from "./limits.js";
 import type { ApiMetrics } from "./metrics.js";
 import { buildOpenApi } from "./openapi.js";
 import type { RateLimits } from "./rate-limit.js";
+import type { ReadCache } from "./read-cache.js";
 import { callbackHook, registerRoutes, routeTable } from "./rest.js";
 import { WsGateway } from "./ws.js";
 
@@ -24,7 +26,10 @@ export interface TlsFiles {
 
 export interface ApiServerOptions {
   gateway: Gateway;
-  marketData: MarketData;
+  /** Public market data (for WebSocket snapshots) and its cached REST answers. */
+  marketData: PublicMarketData;
+  reads: ReadCache;
+  views: Views;
   auth: Authenticator;
   adminToken: string;
   rateLimits: RateLimits;
@@ -198,6 +203,7 @@ export class ApiServer {
     this.ws = new WsGateway({
       gateway: options.gateway,
       marketData: options.marketData,
+      views: options.views,
       auth: options.auth,
       rateLimits,
       metrics,
@@ -205,7 +211,7 @@ export class ApiServer {
 
     registerRoutes(app, {
       gateway: options.gateway,
-      marketData: options.marketData,
+      reads: options.reads,
       auth: options.auth,
       adminToken: options.adminToken,
       rateLimits,

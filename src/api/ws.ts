@@ -16,9 +16,11 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
+import type { PublicMarketData } from "../cache/public-market-data.js";
 import type { EngineEvent } from "../engine/types.js";
-import type { MarketData, MarketDataUpdate } from "../marketdata/marketdata.js";
+import type { MarketDataUpdate } from "../marketdata/marketdata.js";
 import { marketDataLimits } from "../marketdata/marketdata-limits.js";
+import type { Views } from "../marketdata/views.js";
 import { AccountFeed, type AccountMessage } from "./account-feed.js";
 import type { Authenticator } from "./auth.js";
 import { ApiError, errorCatalog } from "./errors.js";
@@ -38,6 +40,8 @@ class Connection {
   accountId = -1;
   apiKey = "";
   readonly subscriptions = new Set<string>();
+  /** Depth asked for by each book subscription (symbol → depth): a resync sends that much again. */
+  readonly bookDepths = new Map<string, number>();
   inFlight = 0;
   alive = true;
   corked = false;
@@ -54,7 +58,9 @@ class Connection {
 
 export interface WsContext {
   gateway: Gateway;
-  marketData: MarketData;
+  /** Public market data: MarketData next to the engine, or an API node's replica (src/cache/md-replica.ts). */
+  marketData: PublicMarketData;
+  views: Views;
   auth: Authenticator;
   rateLimits: RateLimits;
   metrics: ApiMetrics;
@@ -84,7 +90,7 @@ export class WsGateway {
       skipUTF8Validation: true,
     });
     this.accountFeed = new AccountFeed(
-      ctx.marketData.views,
+      ctx.views,
       (id) => this.orderListeners.has(id),
       (id) => this.balanceListeners.has(id),
     );
@@ -201,6 +207,27 @@ export class WsGateway {
     this.publishUpdates(updates);
     if (this.orderListeners.size > 0 || this.balanceListeners.size > 0) {
       this.publishUpdates(this.accountFeed.messages(events));
+    }
+  }
+
+  /**
+   * The market's data was replaced (an API node resynced it after a gap): every book subscriber of the
+   * market gets a fresh snapshot, which a client applies like the first one (docs/marketdata.md).
+   */
+  resync(symbol: string): void {
+    const subscribers = this.channels.get(`book:${symbol}`);
+    if (subscribers === undefined) return;
+    const bySize = new Map<number, string>();
+    for (const conn of subscribers) {
+      const depth = conn.bookDepths.get(symbol) ?? marketDataLimits.bookDepthMax;
+      let text = bySize.get(depth);
+      if (text === undefined) {
+        const book = this.ctx.marketData.book(symbol, depth);
+        if (book === undefined) return;
+        text = JSON.stringify({ channel: "book", type: "snapshot", ...book });
+        bySize.set(depth, text);
+      }
+      this.send(conn, text);
     }
   }
 
@@ -358,10 +385,13 @@ export class WsGateway {
     this.reply(conn, id, result);
     // The first message of a channel is its current state: what a client applies updates to.
     if (channel === "book") {
-      const book = this.ctx.marketData.book(symbol!, depth)!;
-      this.send(conn, JSON.stringify({ channel: "book", type: "snapshot", ...book }));
+      conn.bookDepths.set(symbol!, depth);
+      // An API node that is not synced yet sends the snapshot when it is (resync below).
+      const book = this.ctx.marketData.book(symbol!, depth);
+      if (book !== undefined) this.send(conn, JSON.stringify({ channel: "book", type: "snapshot", ...book }));
     } else if (channel === "ticker") {
-      this.send(conn, JSON.stringify({ channel: "ticker", ...this.ctx.marketData.ticker(symbol!) }));
+      const ticker = this.ctx.marketData.ticker(symbol!);
+      if (ticker !== undefined) this.send(conn, JSON.stringify({ channel: "ticker", ...ticker }));
     } else if (channel === "balances") {
       const balances = this.ctx.gateway.balances(conn.accountId);
       this.send(

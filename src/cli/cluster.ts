@@ -7,6 +7,7 @@
  */
 import os from "node:os";
 import type { Command } from "commander";
+import { parseRedisCacheUrl } from "../cache/redis-connection.js";
 import { ClusterNode } from "../cluster/engine-node.js";
 import { clusterStatus, formatStatus, requestFailover } from "../cluster/status.js";
 import { defaultConfig, type EngineConfig } from "../engine/config.js";
@@ -49,14 +50,34 @@ interface StandbyFlags {
   checkpointEvery?: string;
   snapshotEvery?: string;
   jsonEvents?: boolean;
+  cache?: string;
+}
+
+function cacheOf(flag: string | undefined): { cacheUrl?: string } {
+  const url = flag ?? process.env.BOURSE_CACHE_URL;
+  if (url === undefined || url === "" || url === "memory") return {};
+  parseRedisCacheUrl(url); // a clear error now rather than at the first takeover
+  return { cacheUrl: url };
 }
 
 export function registerClusterCommands(program: Command): void {
+  engineCommand(
+    program,
+    "engine",
+    "run an engine node of a cluster: leader when the lease is free, hot standby otherwise; the leader publishes market data to --cache (docs/cluster.md, docs/cache.md)",
+  );
+  engineCommand(
+    program,
+    "standby",
+    "run an engine node that follows the Redis journal and takes over as leader (the same as bourse engine)",
+  );
+  registerOperatorCommands(program);
+}
+
+function engineCommand(program: Command, name: string, description: string): void {
   program
-    .command("standby")
-    .description(
-      "run an engine node that follows the Redis journal and takes over as leader (docs/cluster.md)",
-    )
+    .command(name)
+    .description(description)
     .option("--journal <url>", "redis://host:port?durability=aof-always+wait&replicas=1 (env BOURSE_JOURNAL)")
     .option("--node-id <id>", "this node's name in the cluster (default hostname-pid)")
     .option("--host <host>", "address of the command endpoint (default 127.0.0.1)")
@@ -71,6 +92,10 @@ export function registerClusterCommands(program: Command): void {
     .option("--checkpoint-every <n>", "commands between state-hash checkpoints (default 10000)")
     .option("--snapshot-every <n>", "commands between the standby's snapshots to Redis (default 1000000)")
     .option("--json-events", "print role changes as JSON lines on stdout")
+    .option(
+      "--cache <url>",
+      "the cluster's cache and market-data bus: redis:// or rediss://user:pass@host:port?ca=…&namespace=… (env BOURSE_CACHE_URL; default: none, API nodes then derive market data from the log)",
+    )
     .action(async (flags: StandbyFlags) => {
       const node = await ClusterNode.start({
         journal: journalOf(flags.journal),
@@ -83,6 +108,7 @@ export function registerClusterCommands(program: Command): void {
         deadAfterMs: whole(flags.deadAfterMs, "dead-after-ms", 100),
         checkpointEveryCommands: whole(flags.checkpointEvery, "checkpoint-every", 10_000),
         snapshotEveryCommands: whole(flags.snapshotEvery, "snapshot-every", 1_000_000),
+        ...cacheOf(flags.cache),
         ...(flags.jsonEvents ? { event: (e) => process.stdout.write(`${JSON.stringify(e)}\n`) } : {}),
       });
       let stopping = false;
@@ -97,7 +123,9 @@ export function registerClusterCommands(program: Command): void {
       process.on("SIGTERM", stop);
       process.on("SIGINT", stop);
     });
+}
 
+function registerOperatorCommands(program: Command): void {
   const cluster = program.command("cluster").description("inspect and operate a Redis-journal cluster");
   cluster
     .command("status")

@@ -19,6 +19,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { EngineConfig } from "../engine/config.js";
+import type { Engine } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/types.js";
 import type { CommandInput } from "../journal/command-codec.js";
 import { DurableEngine } from "../journal/durable-engine.js";
@@ -29,6 +30,7 @@ import { RedisLog } from "../journal/redis-log.js";
 import { engineFactory, type StateMachineFactory } from "../journal/state-machine.js";
 import { type Clock, SystemClock } from "../platform/clock.js";
 import { StreamFollower } from "./follower.js";
+import { LeaderMarketData } from "./leader-market-data.js";
 import { LeaderLease } from "./lease.js";
 
 /** Bounds of the engine node (to be folded into src/limits.ts with the journal's). */
@@ -63,6 +65,8 @@ export interface ClusterNodeOptions {
   waitTimeoutMs?: number;
   unavailableAfterMs?: number;
   clock?: Clock;
+  /** The cluster's cache and market-data bus: the leader publishes market data there (docs/cache.md). */
+  cacheUrl?: string;
   /** Human log lines. */
   log?: (line: string) => void;
   /** Machine-readable events (the tests read them as JSON lines). */
@@ -134,6 +138,7 @@ export class ClusterNode {
   private counters = { takeovers: 0, stepDowns: 0, commands: 0 };
   private deadAfterMs: number;
   private watch = { name: "", seen: false, goneSince: 0 };
+  private marketData: LeaderMarketData | null = null;
 
   private constructor(private readonly options: ClusterNodeOptions) {
     this.location = parseRedisLocation(options.journal);
@@ -159,6 +164,8 @@ export class ClusterNode {
       namespace: this.location.namespace,
       clientName: `bourse-node-${this.options.nodeId}`,
     });
+    if (this.options.cacheUrl !== undefined)
+      this.marketData = await LeaderMarketData.open(this.options.cacheUrl, this.options.config);
     this.server = http.createServer((request, response) => this.handle(request, response));
     this.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {
@@ -345,6 +352,11 @@ export class ClusterNode {
     }
     this.durable = durable;
     this.lease = lease;
+    if (this.marketData !== null) {
+      const marketData = this.marketData;
+      marketData.lead(durable.recovery.machine as Engine);
+      durable.onCommit((batch) => marketData.committed(batch));
+    }
     this.epoch = start.epoch;
     this.follower = null;
     this.role = "leader";
@@ -397,6 +409,7 @@ export class ClusterNode {
     const durable = this.durable!;
     const lease = this.lease!;
     lease.stop();
+    this.marketData?.stop();
     this.logLine(`node ${this.options.nodeId}: stepping down from epoch ${this.epoch}: ${reason}`);
     this.emit({ event: "stepping-down", nodeId: this.options.nodeId, epoch: this.epoch, reason });
     let clean = false;
@@ -648,5 +661,6 @@ export class ClusterNode {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await this.log.close();
+    await this.marketData?.close();
   }
 }

@@ -13,11 +13,20 @@
  *   client replies   durable views + market data   history writer → history store
  *   (order acks)     (WS fan-out)                 (async, batched; GET /v1/fills, admin ledger)
  *
+ * Two shapes of node (docs/cache.md, "Run modes"):
+ *   - all-in-one (`bourse start`): the file journal in the data directory, the engine, market data and
+ *     the API in this process; public reads from the in-process cache, fan-out on the in-process bus;
+ *   - API node of a cluster (`bourse api`, or `bourse start --journal redis://…`): commands go to the
+ *     engine leader (src/cluster/remote-pipeline.ts), the node's private views follow the command log
+ *     in Redis, and public market data comes from the cache and bus (`--cache redis://…`: a replica
+ *     joined to the engine's snapshots, src/cache/md-replica.ts) or, without one, from the log.
+ *
  * The dashboard (src/web-server/) is served by the same HTTP server, same origin as the API.
  * Everything runs on the main thread except fdatasync (libuv's pool) and snapshots (a worker):
  * docs/api.md ("Two cores") gives the measurement behind that choice.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { Authenticator, parseMasterKey } from "../api/auth.js";
 import { Gateway } from "../api/gateway.js";
@@ -25,19 +34,33 @@ import { ApiMetrics } from "../api/metrics.js";
 import { BalanceView, OrderStore } from "../api/order-store.js";
 import { RequestParser } from "../api/parse.js";
 import { RateLimits } from "../api/rate-limit.js";
+import { ReadCache } from "../api/read-cache.js";
 import { ApiServer } from "../api/server.js";
+import type { MarketDataBus, PublicUpdate } from "../cache/bus.js";
+import type { Cache } from "../cache/cache.js";
+import { MarketDataReplica } from "../cache/md-replica.js";
+import { MemoryMarketDataBus } from "../cache/memory-bus.js";
+import { MemoryCache } from "../cache/memory-cache.js";
+import { openBus } from "../cache/open-bus.js";
+import { openCache } from "../cache/open-cache.js";
+import type { PublicMarketData } from "../cache/public-market-data.js";
+import { RemotePipeline } from "../cluster/remote-pipeline.js";
 import { defaultConfig, type EngineConfig, type SettledConfig, settleConfig } from "../engine/config.js";
+import type { Engine } from "../engine/engine.js";
+import type { EngineEvent } from "../engine/types.js";
 import type { HistoryStore } from "../history/history-store.js";
 import { JournalEventSource } from "../history/journal-source.js";
 import { createHistoryStore } from "../history/open-store.js";
 import { HistoryWriter } from "../history/writer.js";
+import type { CommitListener } from "../journal/durable-engine.js";
 import { MarketData } from "../marketdata/marketdata.js";
+import { Views } from "../marketdata/views.js";
 import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard.js";
-import { defaultMarketsFile, loadMarkets, type NodeConfig } from "./config.js";
+import { defaultMarketsFile, loadMarkets, type NodeConfig, NodeConfigError } from "./config.js";
 import { type Demo, startDemo } from "./demo.js";
 import { JournalPipeline } from "./journal-pipeline.js";
 import type { CommandPipeline } from "./pipeline.js";
-import { loadAdminToken, loadMasterKey } from "./secrets.js";
+import { loadAdminToken, loadMasterKey, masterKeyFile } from "./secrets.js";
 
 export const version = "0.1.0";
 
@@ -48,6 +71,10 @@ export interface BourseNode {
   readonly pipeline: CommandPipeline;
   readonly gateway: Gateway;
   readonly api: ApiServer;
+  /** "all-in-one" or "api" (an API node of a cluster). */
+  readonly mode: "all-in-one" | "api";
+  /** Where public reads come from: MarketData next to the engine, or a replica from the cache and bus. */
+  readonly marketData: PublicMarketData;
   /** The history writer (durable events → history store) and its store. */
   readonly history: HistoryWriter;
   readonly historyStore: HistoryStore;
@@ -80,6 +107,12 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
   const markets = marketsOf(config, log);
   const settled = settleConfig(markets);
   if (config.masterKey !== null) parseMasterKey(config.masterKey);
+  else if (config.journal !== null && !existsSync(join(config.dataDir, masterKeyFile))) {
+    // Every API node must open the secrets the others sealed: a key generated here would not.
+    throw new NodeConfigError(
+      "an API node of a cluster needs the cluster's master key: set BOURSE_MASTER_KEY (the same on every node) or put it in <data dir>/master.key",
+    );
+  }
   const tls =
     config.tls === null
       ? undefined
@@ -92,12 +125,15 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
       log.fatal(`journal failed, stopping (restart recovers every acknowledged command): ${error.message}`);
       process.exit(1);
     });
-  const pipeline = await JournalPipeline.open({
-    dataDir: config.dataDir,
-    config: markets,
-    log: (m) => log.info(m),
-    onFatal,
-  });
+  const pipeline: FeedPipeline =
+    config.journal === null
+      ? await JournalPipeline.open({
+          dataDir: config.dataDir,
+          config: markets,
+          log: (m) => log.info(m),
+          onFatal,
+        })
+      : await RemotePipeline.open({ journal: config.journal, config: markets, log: (m) => log.info(m) });
   let history: { writer: HistoryWriter; store: HistoryStore } | undefined;
   try {
     history = await startHistory(config, log, markets, pipeline);
@@ -124,13 +160,17 @@ async function startHistory(
   config: NodeConfig,
   log: Logger,
   markets: EngineConfig,
-  pipeline: JournalPipeline,
+  pipeline: FeedPipeline,
 ): Promise<{ writer: HistoryWriter; store: HistoryStore }> {
   const store = await createHistoryStore(config.historyUrl ?? undefined, config.dataDir);
   const writer = new HistoryWriter({
     store,
     config: markets,
-    source: new JournalEventSource({ dir: config.dataDir, config: markets, warn: (m) => log.warn(m) }),
+    // An API node has no journal on disk: it stores what its follower applies from the moment it starts.
+    source:
+      config.journal === null
+        ? new JournalEventSource({ dir: config.dataDir, config: markets, warn: (m) => log.warn(m) })
+        : null,
     log: (m) => log.info(m),
     onFatal: (error) =>
       log.error(
@@ -156,10 +196,11 @@ async function assemble(
   log: Logger,
   settled: SettledConfig,
   tls: { cert: Buffer; key: Buffer } | undefined,
-  pipeline: CommandPipeline,
+  pipeline: FeedPipeline,
   history: { writer: HistoryWriter; store: HistoryStore },
 ): Promise<BourseNode> {
   const engine = pipeline.engine;
+  const mode = config.journal === null ? "all-in-one" : "api";
   // ── secrets: created under the LOCK, so two processes never race to generate them
   const masterKey = loadMasterKey(config.dataDir, config.masterKey);
   const admin = loadAdminToken(config.dataDir, config.adminToken);
@@ -168,11 +209,11 @@ async function assemble(
   const orders = new OrderStore();
   const balances = new BalanceView(settled.assets.map((a) => a.asset));
   // Account messages are built by the WebSocket gateway, for subscribed accounts only (src/api/account-feed.ts).
-  const marketData = new MarketData(settled, { accountMessages: false });
   const dump = engine.dump();
   orders.seed(dump);
   balances.seed(dump);
-  marketData.init(dump.lastSeq, dump.orders, dump.markets);
+  const views = new Views(settled);
+  const market = await openMarketData(config, log, settled, dump);
 
   // ── gateway: auth, validation, rate limits, metrics
   // Credentials live in the engine (journaled with create_account), sealed under the master key.
@@ -196,7 +237,7 @@ async function assemble(
   const gateway = new Gateway({
     config: settled,
     pipeline,
-    views: marketData.views,
+    views,
     parser: new RequestParser(settled),
     orders,
     balances,
@@ -207,7 +248,9 @@ async function assemble(
   });
   api = new ApiServer({
     gateway,
-    marketData,
+    marketData: market.reader,
+    reads: market.reads,
+    views,
     auth,
     adminToken: admin.token,
     rateLimits: new RateLimits(config.rateLimits),
@@ -226,24 +269,35 @@ async function assemble(
     log.warn(`dashboard not served: ${(error as Error).message}`);
   }
 
-  // ── output gate fan-out: durable views first, then market data to WebSocket subscribers
+  // ── output gate fan-out: durable views first, then market data (through the bus and the read
+  // cache) and account messages to WebSocket subscribers, in that order for every batch
+  await market.connect({
+    updates: (updates) => {
+      market.reads.invalidate(updates);
+      server.ws.publish(updates, noEvents);
+    },
+    resync: (symbol) => {
+      market.reads.bump(symbol);
+      server.ws.resync(symbol);
+    },
+  });
   pipeline.onDurable((events) => {
     balances.apply(events);
     orders.apply(events);
-    server.ws.publish(marketData.apply(events), events);
+    if (events.length > 0) market.apply(events, events[events.length - 1]!.seq);
+    server.ws.publish(noUpdates, events);
   });
-
   const port = await server.listen(config.host, config.port);
 
   // ── time: GTD orders expire without other traffic; the ticker's 24 h window follows the clock
   const clock = setInterval(() => {
-    marketData.advanceTime(Date.now());
+    market.advanceTime(Date.now());
     if (orders.gtdOrders > 0 && pipeline.ready) pipeline.submit({ type: "tick" }).catch(() => {});
   }, 1_000);
   clock.unref();
   const url = `${tls === undefined ? "http" : "https"}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   log.info(
-    `bourse ${version} listening on ${url} (data dir ${config.dataDir}, markets ${settled.markets
+    `bourse ${version} ${mode === "api" ? "API node " : ""}listening on ${url} (market data: ${market.description}; data dir ${config.dataDir}, markets ${settled.markets
       .map((m) => m.symbol)
       .join(", ")})`,
   );
@@ -261,6 +315,8 @@ async function assemble(
   return {
     url,
     port,
+    mode,
+    marketData: market.reader,
     adminToken: admin.token,
     pipeline,
     gateway,
@@ -273,6 +329,7 @@ async function assemble(
         await demo?.stop();
         await server.close();
         await pipeline.close();
+        await market.close().catch((error: Error) => log.error(`market data: close: ${error.message}`));
         // After the journal: what the writer has queued is written; anything else is read back at the next start.
         await history.writer.close().catch((error: Error) => log.error(`history: close: ${error.message}`));
         await history.store
@@ -281,6 +338,123 @@ async function assemble(
         log.info("bourse stopped: every acknowledged command is durable, snapshot taken");
       })();
       return closed;
+    },
+  };
+}
+
+const noEvents: readonly EngineEvent[] = [];
+/** How long an API node waits for its first market-data sync before it listens anyway. */
+const replicaStartWaitMs = 5_000;
+const noUpdates: readonly PublicUpdate[] = [];
+
+/** What the node needs of its command pipeline beyond the gateway's port: the history's feed. */
+type FeedPipeline = CommandPipeline & {
+  readonly durableSeq: number;
+  onCommit(listener: CommitListener): () => void;
+};
+
+interface MarketDataSide {
+  readonly reader: PublicMarketData;
+  readonly reads: ReadCache;
+  readonly description: string;
+  /** Where the node's WebSocket fan-out and read cache hear of updates and resyncs. */
+  connect(sink: {
+    updates(updates: readonly PublicUpdate[]): void;
+    resync(symbol: string): void;
+  }): Promise<void>;
+  /** Every durable batch's events (a no-op when market data comes from the bus). */
+  apply(events: readonly EngineEvent[], seq: number): void;
+  advanceTime(now: number): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Public market data of this node. Next to the engine (all-in-one), or on an API node without a cache
+ * URL: MarketData derived from the durable events, delivered on the in-process bus. On an API node
+ * with `--cache redis://…`: a replica of the engine's market data from the Redis cache and bus.
+ */
+async function openMarketData(
+  config: NodeConfig,
+  log: Logger,
+  settled: SettledConfig,
+  dump: ReturnType<Engine["dump"]>,
+): Promise<MarketDataSide> {
+  const local = new MemoryCache();
+  if (config.journal !== null && config.cacheUrl !== null) {
+    const cache: Cache = await openCache(config.cacheUrl);
+    let bus: MarketDataBus;
+    try {
+      bus = await openBus(config.cacheUrl);
+    } catch (error) {
+      await cache.close().catch(() => {});
+      throw error;
+    }
+    const replica = new MarketDataReplica({ config: settled, bus, cache, log: (m) => log.info(m) });
+    // Before its first sync a replica knows nothing: answer MARKET_DATA_UNAVAILABLE, not an empty book.
+    const reader: PublicMarketData = {
+      book: (symbol, depth) => (replica.ready ? replica.book(symbol, depth) : undefined),
+      trades: (symbol, limit) => (replica.ready ? replica.trades(symbol, limit) : undefined),
+      ticker: (symbol) => (replica.ready ? replica.ticker(symbol) : undefined),
+      candles: (symbol, interval, from, to) =>
+        replica.ready ? replica.candles(symbol, interval, from, to) : undefined,
+    };
+    const reads = new ReadCache(local, reader);
+    return {
+      reader,
+      reads,
+      description: `replica of the engine's, from the ${cache.backend} cache and bus`,
+      async connect(sink) {
+        replica.onUpdates((updates) => sink.updates(updates));
+        replica.onResync((symbol) => sink.resync(symbol));
+        const synced = replica.start();
+        const waited = await Promise.race([
+          synced.then(() => true),
+          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), replicaStartWaitMs).unref()),
+        ]);
+        if (!waited)
+          log.warn(
+            `market data: not synced from the cache after ${replicaStartWaitMs} ms (is an engine leader running with --cache?); public reads answer MARKET_DATA_UNAVAILABLE until it is`,
+          );
+      },
+      apply() {},
+      advanceTime() {},
+      async close() {
+        await replica.close();
+        await bus.close();
+        await cache.close();
+        await local.close();
+      },
+    };
+  }
+  if (config.cacheUrl !== null && config.journal === null) {
+    log.warn(
+      "--cache is for the nodes of a cluster (bourse engine / bourse api): an all-in-one node keeps its cache in process",
+    );
+  }
+  const marketData = new MarketData(settled, { accountMessages: false });
+  marketData.init(dump.lastSeq, dump.orders, dump.markets);
+  const bus = new MemoryMarketDataBus();
+  const reads = new ReadCache(local, marketData);
+  return {
+    reader: marketData,
+    reads,
+    description: "in process",
+    async connect(sink) {
+      bus.subscribe(-1, {
+        onBatch: (batch) => sink.updates(batch.updates),
+        onGap: () => {},
+      });
+    },
+    apply(events, seq) {
+      const updates = marketData.apply(events) as PublicUpdate[];
+      if (updates.length > 0) bus.publish({ seq, updates });
+    },
+    advanceTime(now) {
+      marketData.advanceTime(now);
+    },
+    async close() {
+      await bus.close();
+      await local.close();
     },
   };
 }

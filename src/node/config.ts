@@ -5,8 +5,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defaultRateLimits, type RateLimitSettings } from "../api/rate-limit.js";
+import { parseRedisCacheUrl } from "../cache/redis-connection.js";
 import { type EngineConfig, settleConfig } from "../engine/config.js";
 import { parseHistoryUrl } from "../history/open-store.js";
+import { isRedisUrl, parseRedisLocation } from "../journal/open-journal.js";
 
 export interface NodeConfig {
   host: string;
@@ -25,6 +27,13 @@ export interface NodeConfig {
    * in <dataDir>/history/history.sqlite.
    */
   historyUrl: string | null;
+  /**
+   * The command log of a cluster (redis://…, src/journal/open-journal.ts): this node is then an API
+   * node whose commands go to the engine leader. null: the file journal in dataDir (all-in-one).
+   */
+  journal: string | null;
+  /** The cache and market-data bus (redis://… or rediss://…) of a cluster. null: in process. */
+  cacheUrl: string | null;
   rateLimits: RateLimitSettings;
   logLevel: string;
 }
@@ -39,6 +48,8 @@ export interface StartFlags {
   tlsKey?: string;
   demo?: boolean;
   history?: string;
+  journal?: string;
+  cache?: string;
   rateLimitIp?: string;
   rateLimitKey?: string;
   logLevel?: string;
@@ -85,6 +96,29 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv = proces
       throw new NodeConfigError(`${where}: ${(error as Error).message}`);
     }
   }
+  const journal = flags.journal ?? nonEmpty(env.BOURSE_JOURNAL) ?? null;
+  if (journal !== null) {
+    const where = flags.journal !== undefined ? "--journal" : "BOURSE_JOURNAL";
+    if (!isRedisUrl(journal))
+      throw new NodeConfigError(
+        `${where}: "${journal}" is not a redis:// or rediss:// URL (the file journal lives in --data-dir)`,
+      );
+    try {
+      parseRedisLocation(journal);
+    } catch (error) {
+      throw new NodeConfigError(`${where}: ${(error as Error).message}`);
+    }
+  }
+  let cacheUrl = flags.cache ?? nonEmpty(env.BOURSE_CACHE_URL) ?? null;
+  if (cacheUrl === "memory") cacheUrl = null;
+  if (cacheUrl !== null) {
+    const where = flags.cache !== undefined ? "--cache" : "BOURSE_CACHE_URL";
+    try {
+      parseRedisCacheUrl(cacheUrl);
+    } catch (error) {
+      throw new NodeConfigError(`${where}: ${(error as Error).message}`);
+    }
+  }
   return {
     host: flags.host ?? nonEmpty(env.BOURSE_HOST) ?? "127.0.0.1",
     port:
@@ -96,6 +130,8 @@ export function resolveConfig(flags: StartFlags, env: NodeJS.ProcessEnv = proces
     masterKey: nonEmpty(env.BOURSE_MASTER_KEY) ?? null,
     demo: flags.demo === true,
     historyUrl,
+    journal,
+    cacheUrl,
     rateLimits: {
       ipRequestsPerSecond: rateOf(
         flags.rateLimitIp ?? nonEmpty(env.BOURSE_RATE_LIMIT_IP),

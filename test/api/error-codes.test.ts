@@ -34,6 +34,7 @@ const unreachable: Record<string, string> = {
 /** Reached, but by another file of this suite. */
 const elsewhere: Record<string, string> = {
   DUPLICATE_CLIENT_ORDER_ID: "durability.test.ts (a closed order's clientOrderId after a restart)",
+  MARKET_DATA_UNAVAILABLE: "test/cache (an API node of a cluster before its market data is synced)",
 };
 
 describe("every error code", () => {
