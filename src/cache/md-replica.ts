@@ -231,6 +231,12 @@ export class MarketDataReplica implements PublicMarketData {
   private closed = false;
   private synced = false;
   private isStale = true;
+  private resyncWanted = false;
+  private readonly firstSync: Promise<void>;
+  private firstSynced: () => void = () => {};
+  /** When the last sync completed (ms), and the wait before the next one if it follows closely. */
+  private lastSyncAt = 0;
+  private resyncDelay = 0;
 
   constructor(options: MarketDataReplicaOptions) {
     this.bus = options.bus;
@@ -243,6 +249,9 @@ export class MarketDataReplica implements PublicMarketData {
     this.retryMaxMs = options.retryMaxMs ?? 2_000;
     this.log = options.log ?? ((m) => console.error(m));
     for (const s of this.symbols) this.markets.set(s, new ReplicaMarket(s, this.tradesMax));
+    this.firstSync = new Promise((resolve) => {
+      this.firstSynced = resolve;
+    });
   }
 
   /** Every market synced at least once. */
@@ -264,7 +273,7 @@ export class MarketDataReplica implements PublicMarketData {
       this.started = true;
       this.resync();
     }
-    return this.syncing ?? Promise.resolve();
+    return this.firstSync;
   }
 
   /** Every batch applied: the updates that passed the sequence checks. Returns an unsubscribe function. */
@@ -292,14 +301,33 @@ export class MarketDataReplica implements PublicMarketData {
     this.subscription?.close();
     this.subscription = null;
     this.isStale = true;
-    if (this.syncing === null) {
-      this.syncing = this.syncLoop().finally(() => {
-        this.syncing = null;
-      });
+    this.resyncWanted = true;
+    if (this.syncing === null) this.syncing = this.runSyncs();
+  }
+
+  /** Syncs while one is wanted (a gap may come from the replay right after a sync). */
+  private async runSyncs(): Promise<void> {
+    try {
+      while (this.resyncWanted && !this.closed) {
+        this.resyncWanted = false;
+        await this.syncLoop();
+      }
+    } catch (error) {
+      this.log(`market-data replica: sync failed: ${(error as Error)?.message ?? error}`);
+    } finally {
+      this.syncing = null;
     }
   }
 
   private async syncLoop(): Promise<void> {
+    // A gap soon after a sync (the snapshots did not include the missed batch yet): wait a little
+    // longer each time, so that a resync loop never spins (nor starves the publisher's timer in-process).
+    if (this.lastSyncAt > 0) {
+      const since = Date.now() - this.lastSyncAt;
+      this.resyncDelay = since > 2 * this.retryMaxMs ? 0 : Math.max(this.retryMinMs, this.resyncDelay * 2);
+      this.resyncDelay = Math.min(this.resyncDelay, this.retryMaxMs);
+      if (this.resyncDelay > 0) await sleep(this.resyncDelay);
+    }
     let delay = this.retryMinMs;
     while (!this.closed) {
       const generation = ++this.generation;
@@ -328,7 +356,9 @@ export class MarketDataReplica implements PublicMarketData {
         },
       });
       this.stats.resyncs++;
+      this.lastSyncAt = Date.now();
       this.synced = true;
+      this.firstSynced();
       this.isStale = false;
       for (const symbol of this.symbols) this.emit(this.resyncListeners, symbol);
       return;
@@ -470,6 +500,7 @@ export class MarketDataReplica implements PublicMarketData {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.firstSynced();
     this.generation++;
     this.subscription?.close();
     this.subscription = null;
