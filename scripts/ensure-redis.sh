@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The cluster tests (test/cluster) and bench:redis-journal start their own redis-server processes on
-# loopback. Installs Debian's redis-server when it is missing; nothing is started here.
+# The cluster and cache tests (test/cluster, test/cache) and the Redis benches start their own
+# redis-server processes on loopback. Installs Debian's redis-server when it is missing, and openssl
+# (the cache tests make a CA and a server certificate for a TLS instance); nothing is started here.
 set -euo pipefail
 # Redis Functions (FUNCTION LOAD: the journal's fenced append) need Redis 7.0 or later.
 check_version() {
@@ -12,19 +13,19 @@ check_version() {
     exit 1
   fi
 }
-if command -v redis-server >/dev/null 2>&1; then
+if command -v redis-server >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1; then
   check_version
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-redis: redis-server is missing and there is no apt-get here: install Redis 7+ or Valkey" >&2
+  echo "ensure-redis: redis-server or openssl is missing and there is no apt-get here: install Redis 7+ (or Valkey) and openssl" >&2
   exit 1
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends redis-server
+$sudo apt-get install -y -q --no-install-recommends redis-server openssl
 # Debian's package starts a system instance; the tests use their own on free ports.
 (command -v systemctl >/dev/null 2>&1 && $sudo systemctl stop redis-server 2>/dev/null) || true
 check_version
