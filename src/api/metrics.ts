@@ -20,6 +20,12 @@ export interface MetricSources {
   journal?(): { fsyncSeconds: number[]; batchRecords: number[] } | undefined;
   /** The history writer (src/history/writer.ts), when the node runs one. */
   history?(): { lagMs: number; lagCommands: number; failed: boolean };
+  /** Public reads answered from the read cache, and (API node) the market-data replica's state. */
+  marketData?(): {
+    cacheHits: number;
+    renders: number;
+    replica?: { resyncs: number; gaps: number; stale: boolean };
+  };
 }
 
 export class ApiMetrics {
@@ -135,6 +141,44 @@ export class ApiMetrics {
         collect() {
           this.set(history().failed ? 1 : 0);
         },
+      });
+    }
+    const marketData = sources.marketData;
+    if (marketData !== undefined) {
+      const gauge = (name: string, help: string, read: () => number | undefined): void => {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            const value = read();
+            if (value !== undefined) this.set(value);
+          },
+        });
+      };
+      gauge(
+        "bourse_read_cache_hits",
+        "Public reads answered from the read cache (since start)",
+        () => marketData().cacheHits,
+      );
+      gauge(
+        "bourse_read_cache_renders",
+        "Public reads rendered and cached (misses, since start)",
+        () => marketData().renders,
+      );
+      gauge(
+        "bourse_marketdata_resyncs",
+        "API node: market-data resyncs from the cache (since start)",
+        () => marketData().replica?.resyncs,
+      );
+      gauge(
+        "bourse_marketdata_gaps",
+        "API node: gaps seen on the market-data bus (since start)",
+        () => marketData().replica?.gaps,
+      );
+      gauge("bourse_marketdata_stale", "API node: 1 while market data is being resynced", () => {
+        const replica = marketData().replica;
+        return replica === undefined ? undefined : replica.stale ? 1 : 0;
       });
     }
     const metrics = this;

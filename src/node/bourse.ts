@@ -229,6 +229,11 @@ async function assemble(
     wsConnections: () => api?.ws.connectionCount ?? 0,
     wsBufferedBytes: () => api?.ws.bufferedBytes ?? 0,
     journal: () => journalFigures?.take(),
+    marketData: () => ({
+      cacheHits: market.reads.stats.hits,
+      renders: market.reads.stats.renders,
+      ...(market.replica === undefined ? {} : { replica: market.replica() }),
+    }),
     history: () => {
       const m = history.writer.metrics();
       return { lagMs: history.writer.lagMs, lagCommands: m.lagCommands, failed: m.failed };
@@ -357,6 +362,8 @@ interface MarketDataSide {
   readonly reader: PublicMarketData;
   readonly reads: ReadCache;
   readonly description: string;
+  /** An API node's replica: resyncs, gaps, stale. */
+  readonly replica?: () => { resyncs: number; gaps: number; stale: boolean };
   /** Where the node's WebSocket fan-out and read cache hear of updates and resyncs. */
   connect(sink: {
     updates(updates: readonly PublicUpdate[]): void;
@@ -403,6 +410,7 @@ async function openMarketData(
       reader,
       reads,
       description: `replica of the engine's, from the ${cache.backend} cache and bus`,
+      replica: () => ({ resyncs: replica.stats.resyncs, gaps: replica.stats.gaps, stale: replica.stale }),
       async connect(sink) {
         replica.onUpdates((updates) => sink.updates(updates));
         replica.onResync((symbol) => sink.resync(symbol));
