@@ -32,6 +32,25 @@ import type { RateLimits } from "./rate-limit.js";
 
 type MessageId = string | number | null;
 
+/** One unmasked, unfragmented text frame (RFC 6455 §5.2): what a server sends. */
+function textFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text);
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (length < 126) frame[1] = length;
+  else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.write(text, header, "utf8");
+  return frame;
+}
+
 const publicChannels: ReadonlySet<string> = new Set(["book", "trades", "ticker"]);
 const accountChannels: ReadonlySet<string> = new Set(["orders", "balances"]);
 const messageIdLengthMax = 128;
@@ -159,6 +178,28 @@ export class WsGateway {
 
   private send(conn: Connection, text: string): void {
     if (conn.closed || conn.ws.readyState !== WebSocket.OPEN) return;
+    this.cork(conn);
+    conn.ws.send(text);
+    this.checkBackPressure(conn);
+  }
+
+  /**
+   * Fan-out of one message to many subscribers: the WebSocket frame is built once and the same bytes
+   * are written to every socket (ws would encode the string and frame it again for each). Safe next
+   * to ws's own sends: without permessage-deflate (off here) ws writes its frames straight to the
+   * socket too, so frames never interleave within a turn.
+   */
+  private broadcast(subscribers: Iterable<Connection>, text: string): void {
+    const frame = textFrame(text);
+    for (const conn of subscribers) {
+      if (conn.closed || conn.ws.readyState !== WebSocket.OPEN || conn.socket === undefined) continue;
+      this.cork(conn);
+      conn.socket.write(frame);
+      this.checkBackPressure(conn);
+    }
+  }
+
+  private cork(conn: Connection): void {
     if (!conn.corked && conn.socket !== undefined) {
       conn.corked = true;
       conn.socket.cork();
@@ -168,7 +209,9 @@ export class WsGateway {
         setImmediate(this.flush);
       }
     }
-    conn.ws.send(text);
+  }
+
+  private checkBackPressure(conn: Connection): void {
     if (conn.ws.bufferedAmount > apiLimits.wsBufferedBytesMax) {
       // A client that does not read would make the server hold its messages without bound.
       conn.ws.terminate();
@@ -267,8 +310,7 @@ export class WsGateway {
       }
       const subscribers = this.channels.get(key);
       if (subscribers === undefined) continue;
-      const text = JSON.stringify(message);
-      for (const conn of subscribers) this.send(conn, text);
+      this.broadcast(subscribers, JSON.stringify(message));
     }
   }
 
