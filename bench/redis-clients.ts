@@ -20,6 +20,8 @@
  */
 import { Redis as Valkey } from "iovalkey";
 import { createClient } from "redis";
+import { RedisCache } from "../src/cache/redis-cache.js";
+import { parseRedisCacheUrl } from "../src/cache/redis-connection.js";
 import { startCacheRedis } from "../test/cache/redis-instances.js";
 import { type LatencySummary, summarize } from "./lib/latency.js";
 
@@ -42,21 +44,24 @@ interface Driver {
   get(key: string): Promise<unknown>;
   mget(keys: string[]): Promise<unknown>;
   setPx(key: string, value: string, ms: number): Promise<unknown>;
-  xadd(stream: string, payload: string): Promise<unknown>;
+  /** The stream workload (not for the cache). */
+  xadd?(stream: string, payload: string): Promise<unknown>;
   /** XREAD BLOCK on the reading connection: the last id read and how many entries. */
-  xread(stream: string, afterId: string, blockMs: number): Promise<{ lastId: string; count: number }>;
+  xread?(stream: string, afterId: string, blockMs: number): Promise<{ lastId: string; count: number }>;
   close(): Promise<void>;
 }
 
-async function nodeRedis(url: string): Promise<Driver> {
-  const client = createClient({ url });
-  const reader = createClient({ url });
+/** node-redis as created by default (a 5 s timeout per command), or with that timeout off. */
+async function nodeRedis(url: string, timeoutOff: boolean): Promise<Driver> {
+  const options = timeoutOff ? { url, commandOptions: { timeout: 0 } } : { url };
+  const client = createClient(options);
+  const reader = createClient(options);
   client.on("error", () => {});
   reader.on("error", () => {});
   await client.connect();
   await reader.connect();
   return {
-    name: "node-redis",
+    name: timeoutOff ? "node-redis timeout:0" : "node-redis",
     get: (key) => client.sendCommand(["GET", key]),
     mget: (keys) => client.sendCommand(["MGET", ...keys]),
     setPx: (key, value, ms) => client.sendCommand(["SET", key, value, "PX", String(ms)]),
@@ -109,6 +114,18 @@ async function iovalkey(port: number, autoPipelining: boolean): Promise<Driver> 
   };
 }
 
+/** src/cache's RedisCache itself (node-redis, its timeout off, its own reply timer; one script per SET). */
+async function redisCache(url: string): Promise<Driver> {
+  const cache = await RedisCache.connect(parseRedisCacheUrl(`${url}?namespace=bench`));
+  return {
+    name: "RedisCache (node-redis)",
+    get: (key) => cache.get("candles", key),
+    mget: (keys) => cache.getMany("candles", keys),
+    setPx: (key, value, ms) => cache.set("candles", key, value, ms),
+    close: () => cache.close(),
+  };
+}
+
 function lastOf(
   entries: [string, string[]][] | undefined,
   afterId: string,
@@ -149,13 +166,13 @@ async function streamThroughput(
   const reader = (async () => {
     let lastId = "0-0";
     while (producing || delivered < produced) {
-      const read = await driver.xread(stream, lastId, 100);
+      const read = await driver.xread!(stream, lastId, 100);
       lastId = read.lastId;
       delivered += read.count;
     }
   })();
   const xaddPerS = await closedLoop(ms, async () => {
-    await driver.xadd(stream, payload);
+    await driver.xadd!(stream, payload);
     produced++;
   });
   producing = false;
@@ -197,14 +214,17 @@ async function main(): Promise<void> {
     `redis-server on ${server.url}, ${rounds} round(s) of ${measureMs} ms per workload${quick ? " (--quick)" : ""}`,
   );
   const drivers = [
-    await nodeRedis(server.url),
+    await nodeRedis(server.url, false),
+    await nodeRedis(server.url, true),
     await iovalkey(server.port, false),
     await iovalkey(server.port, true),
+    await redisCache(server.url),
   ];
   const value = "v".repeat(valueBytes);
   const payload = "p".repeat(entryBytes);
   const keys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
-  for (const key of keys) await drivers[0]!.setPx(key, value, 3_600_000);
+  for (const key of keys)
+    for (const driver of [drivers[0]!, drivers.at(-1)!]) await driver.setPx(key, value, 3_600_000);
   const figures = new Map<string, Figures>(
     drivers.map((d) => [
       d.name,
@@ -227,7 +247,9 @@ async function main(): Promise<void> {
         f.setPxOpsPerS.push(
           await closedLoop(measureMs, (i) => driver.setPx(`s${i % keyCount}`, value, 60_000)),
         );
-        const s = await streamThroughput(driver, measureMs, payload);
+        const s = driver.xadd
+          ? await streamThroughput(driver, measureMs, payload)
+          : { xaddPerS: Number.NaN, deliveredPerS: Number.NaN };
         f.xaddOpsPerS.push(s.xaddPerS);
         f.streamDeliveredPerS.push(s.deliveredPerS);
         log(
@@ -253,8 +275,12 @@ async function main(): Promise<void> {
       getOpsPerS: round(median(f.getOpsPerS)),
       mget8CallsPerS: round(median(f.mget8CallsPerS)),
       setPxOpsPerS: round(median(f.setPxOpsPerS)),
-      xaddOpsPerS: round(median(f.xaddOpsPerS)),
-      streamDeliveredPerS: round(median(f.streamDeliveredPerS)),
+      ...(Number.isNaN(f.xaddOpsPerS[0])
+        ? {}
+        : {
+            xaddOpsPerS: round(median(f.xaddOpsPerS)),
+            streamDeliveredPerS: round(median(f.streamDeliveredPerS)),
+          }),
       getP50Us: f.getLatency?.p50Us,
       getP99Us: f.getLatency?.p99Us,
       getP999Us: f.getLatency?.p999Us,
