@@ -81,6 +81,8 @@ export class RedisLogEventSource implements CommandEventSource {
    * read returned and what the last entry held after it.
    */
   private buffer: CommandEvents[] = [];
+  /** The mean size of the entries read last, to size the next XRANGE. */
+  private recordsPerEntry = 1;
   /** Records up to this seq are replayed without events (positioning); the ones after it with events. */
   private eventsFrom = 1;
 
@@ -197,10 +199,16 @@ export class RedisLogEventSource implements CommandEventSource {
     for (;;) {
       const lastSeq = scanner.position.lastSeq;
       if (lastSeq >= upTo) return;
-      // Every entry holds at least one record: asking for more than the missing seqs only overshoots.
-      const count = Math.min(redisJournalLimits.readEntriesMax, upTo - lastSeq);
+      // As many entries as the missing seqs fill at the entry size seen so far (entries fetched past
+      // `upTo` are dropped unread: with group commit an entry holds up to batchCommandsMax records).
+      const count = Math.max(
+        1,
+        Math.min(redisJournalLimits.readEntriesMax, Math.ceil((upTo - lastSeq) / this.recordsPerEntry)),
+      );
       const entries = await log.entriesAfter(scanner.entryId, count);
       if (entries.length === 0) return; // the log ends here (for now)
+      const span = entries.at(-1)!.lastSeq - entries[0]!.firstSeq + 1;
+      this.recordsPerEntry = Math.max(1, span / entries.length);
       for (const entry of entries) {
         if (scanner.position.lastSeq >= upTo) return;
         if (entry.firstSeq !== scanner.position.lastSeq + 1) throw this.gap(log, entry);
