@@ -51,8 +51,10 @@ import type { EngineEvent } from "../engine/types.js";
 import type { HistoryStore } from "../history/history-store.js";
 import { JournalEventSource } from "../history/journal-source.js";
 import { createHistoryStore } from "../history/open-store.js";
+import { RedisLogEventSource } from "../history/redis-log-source.js";
 import { HistoryWriter } from "../history/writer.js";
 import type { CommitListener } from "../journal/durable-engine.js";
+import { parseRedisLocation } from "../journal/open-journal.js";
 import { MarketData } from "../marketdata/marketdata.js";
 import { Views } from "../marketdata/views.js";
 import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard.js";
@@ -134,7 +136,7 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
           onFatal,
         })
       : await RemotePipeline.open({ journal: config.journal, config: markets, log: (m) => log.info(m) });
-  let history: { writer: HistoryWriter; store: HistoryStore } | undefined;
+  let history: HistorySide | undefined;
   try {
     history = await startHistory(config, log, markets, pipeline);
     return await assemble(config, log, settled, tls, pipeline, history);
@@ -144,6 +146,7 @@ export async function startBourse(config: NodeConfig, options: StartOptions = {}
     if (history !== undefined) {
       await history.writer.close().catch(() => {});
       await history.store.close().catch(() => {});
+      await history.source?.close().catch(() => {});
     }
     throw error;
   }
@@ -161,16 +164,26 @@ async function startHistory(
   log: Logger,
   markets: EngineConfig,
   pipeline: FeedPipeline,
-): Promise<{ writer: HistoryWriter; store: HistoryStore }> {
+): Promise<HistorySide> {
   const store = await createHistoryStore(config.historyUrl ?? undefined, config.dataDir);
+  // What the writer reads back when it is behind: the file journal, or an API node's command log in Redis.
+  let redisSource: RedisLogEventSource | undefined;
+  if (config.journal !== null) {
+    const location = parseRedisLocation(config.journal);
+    redisSource = new RedisLogEventSource({
+      url: location.url,
+      namespace: location.namespace,
+      clientName: "bourse-api-history",
+      config: markets,
+      warn: (m) => log.warn(m),
+    });
+  }
   const writer = new HistoryWriter({
     store,
     config: markets,
-    // An API node has no journal on disk: it stores what its follower applies from the moment it starts.
     source:
-      config.journal === null
-        ? new JournalEventSource({ dir: config.dataDir, config: markets, warn: (m) => log.warn(m) })
-        : null,
+      redisSource ??
+      new JournalEventSource({ dir: config.dataDir, config: markets, warn: (m) => log.warn(m) }),
     log: (m) => log.info(m),
     onFatal: (error) =>
       log.error(
@@ -181,13 +194,21 @@ async function startHistory(
     await writer.start(pipeline.durableSeq);
   } catch (error) {
     await store.close().catch(() => {});
+    await redisSource?.close().catch(() => {});
     throw error;
   }
   pipeline.onCommit((batch) => writer.enqueueCommitted(batch));
   log.info(
     `history: ${store.backend} store at checkpoint ${writer.lastCheckpoint()}, journal at ${pipeline.durableSeq}`,
   );
-  return { writer, store };
+  return { writer, store, ...(redisSource === undefined ? {} : { source: redisSource }) };
+}
+
+interface HistorySide {
+  writer: HistoryWriter;
+  store: HistoryStore;
+  /** An API node's reader of the command log (closed after the writer). */
+  source?: { close(): Promise<void> };
 }
 
 /** Everything above the command path, once it is recovered and this process owns the data directory. */
@@ -197,7 +218,7 @@ async function assemble(
   settled: SettledConfig,
   tls: { cert: Buffer; key: Buffer } | undefined,
   pipeline: FeedPipeline,
-  history: { writer: HistoryWriter; store: HistoryStore },
+  history: HistorySide,
 ): Promise<BourseNode> {
   const engine = pipeline.engine;
   const mode = config.journal === null ? "all-in-one" : "api";
@@ -340,6 +361,7 @@ async function assemble(
         await history.store
           .close()
           .catch((error: Error) => log.error(`history store: close: ${error.message}`));
+        await history.source?.close().catch(() => {});
         log.info("bourse stopped: every acknowledged command is durable, snapshot taken");
       })();
       return closed;
