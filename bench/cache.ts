@@ -137,6 +137,8 @@ async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
             const sequence = Number.parseInt(data.toString("latin1", at + sequenceKey.length, at + 32), 10);
             const isUpdate = data.indexOf('"type":"update"') >= 0;
             if (counting && isUpdate && lastSequence[i]! > 0 && sequence !== lastSequence[i]! + 1) bookGaps++;
+            // A snapshot after the subscription's first (the node resynced its market data).
+            if (counting && !isUpdate) byChannel["book.snapshot"] = (byChannel["book.snapshot"] ?? 0) + 1;
             lastSequence[i] = sequence;
           }
         }
