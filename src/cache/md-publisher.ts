@@ -162,7 +162,8 @@ export class MarketDataPublisher {
       if ((healthy && !this.wasHealthy) || reconnected || Date.now() - this.lastFull >= this.refreshEveryMs)
         this.markAll();
       this.wasHealthy = healthy;
-      if (this.writing === null && this.dirty.size > 0) void this.flush();
+      // While the cache is unreachable the writes would only be dropped: keep the marks for later.
+      if (this.writing === null && this.dirty.size > 0 && this.cache.healthy) void this.flush();
     } catch (error) {
       this.failed("snapshot timer", error);
     }
