@@ -259,9 +259,9 @@ export class MarketDataReplica implements PublicMarketData {
     return this.synced;
   }
 
-  /** Resyncing (or never synced): the data served may be behind. */
+  /** Resyncing, never synced, or the bus unreachable: the data served may be behind. */
   get stale(): boolean {
-    return this.isStale;
+    return this.isStale || !this.bus.healthy;
   }
 
   /**

@@ -49,6 +49,7 @@ class Exchange {
     seed: number,
     readonly bus: MarketDataBus,
     readonly cache: Cache,
+    publisherOptions: { refreshEveryMs?: number } = {},
   ) {
     this.stream = new CommandStream(config, seed, 8);
     this.publisher = new MarketDataPublisher({
@@ -57,6 +58,7 @@ class Exchange {
       cache,
       snapshotEveryMs: 20,
       log: () => {},
+      ...publisherOptions,
     });
   }
 
@@ -174,6 +176,46 @@ async function scenario(exchange: Exchange, replicaSide: () => Promise<Side>, se
   await candlesMatch(replica, exchange.md);
   return { replica, late };
 }
+
+describe("market-data publisher", () => {
+  test("snapshots carry the seq they include; quiet markets are rewritten before they expire; close flushes", async () => {
+    const ttl = { ttlMs: 300 };
+    const cache = new MemoryCache({ policies: { book: ttl, trades: ttl, ticker: ttl, candles: ttl } });
+    const bus = new MemoryMarketDataBus();
+    const exchange = new Exchange(5, bus, cache, { refreshEveryMs: 100 });
+    await exchange.publisher.start();
+    await exchange.run(400);
+    const read = async (kind: "book" | "trades" | "ticker", symbol: string) =>
+      JSON.parse((await cache.get(kind, symbol)) ?? "null") as { at: number; sequence?: number } | null;
+    // Nothing happens for several TTLs: the entries are still there, rewritten by the refresh.
+    await sleep(1_000);
+    for (const s of symbols) {
+      for (const kind of ["book", "trades", "ticker"] as const) {
+        const value = await read(kind, s);
+        assert.ok(value !== null, `${kind} ${s} expired`);
+        assert.equal(value.at, exchange.stream.seq, "at = the seq of the last batch applied");
+      }
+      const book = (await read("book", s)) as unknown as { sequence: number; bids: unknown; asks: unknown };
+      const want = exchange.md.book(s)!;
+      assert.deepEqual([book.sequence, book.bids, book.asks], [want.sequence, want.bids, want.asks]);
+      assert.ok((await cache.get("candles", `${s}:1m`)) !== undefined);
+    }
+    assert.ok(
+      exchange.publisher.stats.fullRewrites >= 5,
+      `${exchange.publisher.stats.fullRewrites} rewrites`,
+    );
+    // close() writes what is dirty now.
+    await exchange.run(50);
+    await exchange.publisher.close();
+    const ats = await Promise.all(symbols.map(async (s) => (await read("book", s))!.at));
+    assert.ok(
+      ats.includes(exchange.stream.seq),
+      `a market the last commands touched is at ${exchange.stream.seq}`,
+    );
+    assert.equal(exchange.publisher.stats.errors, 0);
+    assert.equal(exchange.publisher.stats.published, bus.stats.published);
+  });
+});
 
 describe("market-data replica, in-process backends", () => {
   test("equals MarketData: from the start, joined mid-run, after a dropped batch", async () => {
