@@ -321,6 +321,11 @@ class RedisSubscription implements BusSubscription {
         failures = Math.min(failures + 1, 10);
         continue;
       }
+      if (lost) {
+        // Connected again: tell the subscriber now, not after the first read's BLOCK.
+        lost = false;
+        this.gap();
+      }
       try {
         if (this.lastId === "") {
           // Only new batches: start after the stream's current top.
@@ -345,10 +350,6 @@ class RedisSubscription implements BusSubscription {
         everReady = true;
         failures = 0;
         if (!this.open) return;
-        if (lost) {
-          lost = false;
-          this.gap();
-        }
         const entries = entriesOf(reply);
         if (entries.length === 0) await this.checkReset();
         else this.deliver(entries);
