@@ -1,9 +1,10 @@
 /**
  * Issue #6, the cache fails alone (real processes): the journal on one redis-server (J, appendonly,
- * appendfsync always), the cache and market-data bus on another (C, no persistence), one
- * `bourse engine` and one `bourse api`. While orders flow through the API node (signed REST and
- * WebSocket order.place), C is killed (-9), left down for a few seconds, and started again, empty,
- * on the same port. Then:
+ * appendfsync always), the cache and market-data bus on another (C), one `bourse engine` and one
+ * `bourse api`. While orders flow through the API node (signed REST and WebSocket order.place), C
+ * goes down for about four seconds and is started again on the same port, in two ways: killed (-9)
+ * and restarted empty (no persistence), or stopped (SIGTERM) and restarted with its data (AOF: the
+ * bus stream and snapshots from before the outage come back, stale). Then:
  *
  *   - every order placed during the outage was acknowledged, and is durable: in the log under the
  *     orderId it was acknowledged with, and the engine's state hash is a clean replay of that log;
@@ -20,7 +21,7 @@
  * log's, and bourse_marketdata_stale).
  */
 import assert from "node:assert/strict";
-import { after, before, it } from "node:test";
+import { it } from "node:test";
 import type { Account, Json } from "../api/helpers.js";
 import { checkLog, nodeStateHash } from "../cluster/harness.js";
 import { type RedisServer, startRedis } from "../cluster/redis-servers.js";
@@ -52,37 +53,68 @@ const symbol = "BTC-USD";
 const qtyDecimals = 4;
 const resyncWithinMs = 15_000;
 
-let journalRedis: RedisServer | undefined;
-let cacheRedis: CacheRedisInstance | undefined;
-let engine: EngineNode | undefined;
-let api: ApiNode | undefined;
-let journal = "";
-const watchers: BookWatcher[] = [];
-const wsTraders: WsTrader[] = [];
+interface Outage {
+  /** How the cache goes down: kill -9, or SIGTERM (a clean shutdown that writes its AOF). */
+  stop: "SIGKILL" | "SIGTERM";
+  /** Restarted with its data (appendonly yes: the stream and snapshots from before the outage). */
+  keepData: boolean;
+}
 
-before(async () => {
-  journalRedis = await startRedis();
-  cacheRedis = await startCacheRedis();
+interface Cluster {
+  journalRedis?: RedisServer;
+  cacheRedis?: CacheRedisInstance;
+  engine?: EngineNode;
+  api?: ApiNode;
+  journal: string;
+  watchers: BookWatcher[];
+  wsTraders: WsTrader[];
+}
+
+async function setUp(outage: Outage, cluster: Cluster): Promise<void> {
+  cluster.journalRedis = await startRedis();
+  cluster.cacheRedis = await startCacheRedis(
+    outage.keepData ? { settings: { appendonly: "yes", appendfsync: "always" } } : {},
+  );
   const secrets = clusterSecrets();
-  journal = `${journalRedis.url}?durability=aof-always&replicas=0&namespace=t1`;
-  const cache = `${cacheRedis.url}?namespace=t1`;
-  engine = await startEngine({ journal, cache, nodeId: "e1", secrets });
-  api = await startApi({ name: "api", journal, cache, secrets });
-});
+  cluster.journal = `${cluster.journalRedis.url}?durability=aof-always&replicas=0&namespace=t1`;
+  const cache = `${cluster.cacheRedis.url}?namespace=t1`;
+  cluster.engine = await startEngine({ journal: cluster.journal, cache, nodeId: "e1", secrets });
+  cluster.api = await startApi({ name: "api", journal: cluster.journal, cache, secrets });
+}
 
-after(async () => {
-  for (const w of watchers) await w.close().catch(() => {});
-  for (const t of wsTraders) t.close();
-  await api?.stop("SIGTERM").catch(() => {});
-  await engine?.proc.stop("SIGTERM").catch(() => {});
-  await cacheRedis?.stop().catch(() => {});
-  await journalRedis?.stop().catch(() => {});
-});
+async function tearDown(cluster: Cluster): Promise<void> {
+  for (const w of cluster.watchers) await w.close().catch(() => {});
+  for (const t of cluster.wsTraders) t.close();
+  await cluster.api?.stop("SIGTERM").catch(() => {});
+  await cluster.engine?.proc.stop("SIGTERM").catch(() => {});
+  await cluster.cacheRedis?.stop().catch(() => {});
+  await cluster.journalRedis?.stop().catch(() => {});
+}
 
-it("the cache dies and comes back empty: orders acknowledged and durable, clients resynced, books equal", {
-  timeout: 85_000,
-}, async () => {
-  const node = api!;
+const outages: [string, Outage][] = [
+  ["killed (-9) and restarted empty", { stop: "SIGKILL", keepData: false }],
+  ["stopped (SIGTERM) and restarted with its data", { stop: "SIGTERM", keepData: true }],
+];
+
+for (const [how, outage] of outages) {
+  it(`the cache ${how}: orders acknowledged and durable, clients resynced, books equal`, {
+    timeout: 85_000,
+  }, async () => {
+    const cluster: Cluster = { journal: "", watchers: [], wsTraders: [] };
+    try {
+      await setUp(outage, cluster);
+      await trade(outage, cluster);
+    } finally {
+      await tearDown(cluster);
+    }
+  });
+}
+
+async function trade(outage: Outage, cluster: Cluster): Promise<void> {
+  const { journal, watchers, wsTraders } = cluster;
+  const node = cluster.api!;
+  const engine = cluster.engine;
+  const cacheRedis = cluster.cacheRedis;
   const accounts: Account[] = [await createAccount(node), await createAccount(node)];
   for (let i = 0; i < 2; i++) watchers.push(await BookWatcher.open(`ws${i}`, node.wsUrl, symbol));
   assert.ok(
@@ -102,7 +134,8 @@ it("the cache dies and comes back empty: orders acknowledged and durable, client
 
   // Phase 2: the cache is gone.
   const killedAt = Date.now();
-  await cacheRedis!.kill();
+  if (outage.stop === "SIGKILL") await cacheRedis!.kill();
+  else await cacheRedis!.stop({ keep: true });
   await sleep(1_500);
   // What a client is told meanwhile (reported, not asserted: the cache's outage is allowed to stall
   // public market data, not to make it wrong once it is back).
@@ -287,11 +320,11 @@ it("the cache dies and comes back empty: orders acknowledged and durable, client
       `cache killed at ${killedAt}, restarted at ${restartedAt} (node log times are ms since the epoch)\n${diagnosis}\n${notableLines(node.proc)}\n${notableLines(engine!.proc)}`,
   );
   console.log(
-    `outage: ${beforeKill} orders before the kill, ${ackedInOutage.length} acknowledged during the ${restartedAt - killedAt} ms outage, ${acked.length} in all; ` +
+    `outage (${outage.stop}, ${outage.keepData ? "restarted with its data" : "restarted empty"}): ${beforeKill} orders before the kill, ${ackedInOutage.length} acknowledged during the ${restartedAt - killedAt} ms outage, ${acked.length} in all; ` +
       `1.5 s into the outage GET /book answered ${duringBook.status} at sequence ${(duringBook.body as Json)?.sequence} (the log's: ${duringTruth.book.sequence}), bourse_marketdata_stale ${duringStale}; resync ${resyncMs.join(", ")} ms after the restart; ` +
       `snapshots per client ${watchers.map((w) => w.snapshots.length).join(", ")}; final sequence ${book!.sequence}; log ${commands} commands`,
   );
-});
+}
 
 /** What the API node and the cache say about market data, for a failure's report. */
 async function diagnose(node: ApiNode, cache: CacheRedisInstance): Promise<string> {
