@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { BusBatch, BusSubscriber, MarketDataBus } from "../../src/cache/bus.js";
 import { MemoryMarketDataBus } from "../../src/cache/memory-bus.js";
+import { openBus } from "../../src/cache/open-bus.js";
 import { busStreamKey, RedisMarketDataBus } from "../../src/cache/redis-bus.js";
 import type { BookUpdate } from "../../src/marketdata/marketdata.js";
 import { type CacheRedisInstance, startCacheRedis } from "./redis-instances.js";
@@ -261,6 +262,31 @@ describe("RedisMarketDataBus on a real redis-server", () => {
     await until("the subscriber noticed", () => a.gaps.length > 0 && a.last === 5);
     assert.deepEqual(a.gaps, [1_010]);
     assert.deepEqual(a.seqs, [...range(1_000, 1_010), ...range(1, 5)].slice(1));
+  });
+});
+
+describe("RedisMarketDataBus over TLS with an ACL user", () => {
+  test("rediss://user:password@…?ca=…: publish and subscribe; openBus picks the backend from the URL", async () => {
+    const redis = await startCacheRedis({ tls: true, acl: true });
+    const pub = await openBus(`${redis.url}&namespace=secure`, { blockMs: 100, log: () => {} });
+    const sub = await openBus(`${redis.url}&namespace=secure`, { blockMs: 100, log: () => {} });
+    try {
+      assert.equal(pub.backend, "redis");
+      const a = new Recorder();
+      sub.subscribe(0, a);
+      for (let s = 1; s <= 10; s++) pub.publish(batch(s));
+      await until("delivered", () => a.last === 10);
+      assert.deepEqual(a.seqs, range(1, 10));
+      const keys = (await redis.command(["KEYS", "*"])) as string[];
+      assert.deepEqual(keys, ["{secure}:md"]);
+    } finally {
+      await pub.close();
+      await sub.close();
+      await redis.stop();
+    }
+    assert.equal((await openBus(undefined)).backend, "memory");
+    assert.equal((await openBus("memory")).backend, "memory");
+    await assert.rejects(openBus("http://example.com"), /CACHE_BAD_URL|not "memory"/);
   });
 });
 
