@@ -389,15 +389,20 @@ export class MarketDataReplica implements PublicMarketData {
 
   private apply(batch: BusBatch): void {
     if (batch.seq <= this.stats.lastSeq) return;
-    // Check every book update first: a gap drops the batch and resyncs.
+    // Check every book update first: a gap drops the batch and resyncs. A batch holds one update per
+    // command that changed a book, so one market may have several, each +1 from the one before.
+    let expected: Map<string, number> | null = null;
     for (const u of batch.updates) {
       if (u.channel !== "book") continue;
       const m = this.markets.get(u.symbol);
       if (m === undefined || batch.seq <= m.bookAt) continue;
-      if (u.sequence !== m.sequence + 1) {
-        this.gap(`${u.symbol}: book sequence ${u.sequence} after ${m.sequence} (batch seq ${batch.seq})`);
+      expected ??= new Map();
+      const previous = expected.get(u.symbol) ?? m.sequence;
+      if (u.sequence !== previous + 1) {
+        this.gap(`${u.symbol}: book sequence ${u.sequence} after ${previous} (batch seq ${batch.seq})`);
         return;
       }
+      expected.set(u.symbol, u.sequence);
     }
     const applied: PublicUpdate[] = [];
     for (const u of batch.updates) {
