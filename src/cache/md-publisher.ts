@@ -11,12 +11,12 @@
  *
  * `at` is the seq of the last batch applied to MarketData when the snapshot was rendered (rendering is
  * synchronous, between two batches): the snapshot joins the bus stream right after `at`, so a replica
- * reads it and applies the bus batches with seq > at.
+ * reads it and applies the bus batches with seq > at. Candles, heavier (4 × candlesPerIntervalMax per
+ * market), are rewritten at most every candlesEveryMs (1 s) for markets that traded.
  *
  * Every market is written at `start()`, again when the cache or the bus is healthy again after an outage
  * (a Redis restarted empty lost the snapshots) and every third of the shortest TTL, so that a quiet
- * market's entries never expire. Candles are rendered only for markets that traded (and on those full
- * rewrites). Nothing here throws into the caller: a failing cache or bus only counts.
+ * market's entries never expire. Nothing here throws into the caller: a failing cache or bus only counts.
  */
 import { cacheLimits } from "../limits.js";
 import {
@@ -26,7 +26,7 @@ import {
   type MarketDataUpdate,
 } from "../marketdata/index.js";
 import type { MarketDataBus, PublicUpdate } from "./bus.js";
-import { type Cache, cachePolicies } from "./cache.js";
+import { type Cache, type CacheKind, cachePolicies } from "./cache.js";
 
 export interface MarketDataPublisherOptions {
   marketData: MarketData;
@@ -38,6 +38,8 @@ export interface MarketDataPublisherOptions {
   lastSeq?: number;
   /** Default cacheLimits.snapshotEveryMs. */
   snapshotEveryMs?: number;
+  /** How often the candles of markets that traded are rewritten (they are heavier). Default 1,000 ms. */
+  candlesEveryMs?: number;
   /** Full rewrite period. Default: a third of the shortest market-data TTL. */
   refreshEveryMs?: number;
   log?: (message: string) => void;
@@ -56,9 +58,6 @@ export interface MarketDataPublisherStats {
   lastSeq: number;
 }
 
-const dirtyBook = 1;
-const dirtyCandles = 2;
-
 function isPublic(u: MarketDataUpdate): u is PublicUpdate {
   return u.channel === "book" || u.channel === "trades" || u.channel === "ticker";
 }
@@ -76,7 +75,13 @@ export class MarketDataPublisher {
   private readonly cache: Cache;
   private readonly symbols: readonly string[];
   private readonly known: Set<string>;
-  private readonly dirty = new Map<string, number>();
+  /** Markets whose book, trades or ticker changed since their last snapshot. */
+  private readonly dirty = new Set<string>();
+  /** Markets that traded since their candles were last written. */
+  private readonly candlesDirty = new Set<string>();
+  private candlesNow = false;
+  private lastCandlesAt = 0;
+  private readonly candlesEveryMs: number;
   private readonly snapshotEveryMs: number;
   private readonly refreshEveryMs: number;
   private readonly log: (message: string) => void;
@@ -94,6 +99,7 @@ export class MarketDataPublisher {
     this.symbols = options.symbols ?? options.marketData.symbols();
     this.known = new Set(this.symbols);
     this.snapshotEveryMs = options.snapshotEveryMs ?? cacheLimits.snapshotEveryMs;
+    this.candlesEveryMs = options.candlesEveryMs ?? Math.max(1_000, this.snapshotEveryMs);
     const ttl = Math.min(cachePolicies.book.ttlMs, cachePolicies.trades.ttlMs, cachePolicies.ticker.ttlMs);
     this.refreshEveryMs = options.refreshEveryMs ?? Math.floor(ttl / 3);
     this.log = options.log ?? ((m) => console.error(m));
@@ -131,8 +137,8 @@ export class MarketDataPublisher {
       for (const u of updates) {
         if (!isPublic(u)) continue;
         (pub ??= []).push(u);
-        const bits = u.channel === "trades" ? dirtyBook | dirtyCandles : dirtyBook;
-        this.dirty.set(u.symbol, (this.dirty.get(u.symbol) ?? 0) | bits);
+        this.dirty.add(u.symbol);
+        if (u.channel === "trades") this.candlesDirty.add(u.symbol);
       }
       if (pub !== null) {
         this.stats.published++;
@@ -148,7 +154,11 @@ export class MarketDataPublisher {
   }
 
   private markAll(): void {
-    for (const s of this.symbols) this.dirty.set(s, dirtyBook | dirtyCandles);
+    for (const s of this.symbols) {
+      this.dirty.add(s);
+      this.candlesDirty.add(s);
+    }
+    this.candlesNow = true;
     this.lastFull = Date.now();
     this.stats.fullRewrites++;
   }
@@ -163,28 +173,50 @@ export class MarketDataPublisher {
         this.markAll();
       this.wasHealthy = healthy;
       // While the cache is unreachable the writes would only be dropped: keep the marks for later.
-      if (this.writing === null && this.dirty.size > 0 && this.cache.healthy) void this.flush();
+      const candlesDue = this.candlesDirty.size > 0 && Date.now() - this.lastCandlesAt >= this.candlesEveryMs;
+      if (this.writing === null && (this.dirty.size > 0 || candlesDue) && this.cache.healthy)
+        void this.flush();
     } catch (error) {
       this.failed("snapshot timer", error);
     }
   }
 
-  /** Renders the dirty markets now (synchronously, so `at` is exact) and writes them. */
-  private flush(): Promise<void> {
-    if (this.writing !== null) return this.writing.then(() => this.flush());
-    if (this.dirty.size === 0) return Promise.resolve();
+  /**
+   * Renders the dirty markets now (synchronously, so `at` is exact) and writes them; their candles too
+   * when due (candlesEveryMs), on a full rewrite, or when `allCandles`.
+   */
+  private flush(allCandles = false): Promise<void> {
+    if (this.writing !== null) return this.writing.then(() => this.flush(allCandles));
+    const now = Date.now();
+    const candles =
+      this.candlesDirty.size > 0 &&
+      (allCandles || this.candlesNow || now - this.lastCandlesAt >= this.candlesEveryMs);
+    if (this.dirty.size === 0 && !candles) return Promise.resolve();
     const writes: Promise<void>[] = [];
     const at = this.stats.lastSeq;
-    for (const [symbol, bits] of this.dirty) {
+    for (const symbol of this.dirty) {
       if (!this.known.has(symbol)) continue;
       try {
-        this.render(symbol, bits, at, writes);
+        this.render(symbol, at, writes);
         this.stats.snapshots++;
       } catch (error) {
         this.failed(`snapshot of ${symbol}`, error);
       }
     }
     this.dirty.clear();
+    if (candles) {
+      for (const symbol of this.candlesDirty) {
+        if (!this.known.has(symbol)) continue;
+        try {
+          this.renderCandles(symbol, at, writes);
+        } catch (error) {
+          this.failed(`candles of ${symbol}`, error);
+        }
+      }
+      this.candlesDirty.clear();
+      this.candlesNow = false;
+      this.lastCandlesAt = now;
+    }
     const done = Promise.allSettled(writes).then((results) => {
       for (const r of results) if (r.status === "rejected") this.failed("cache write", r.reason);
       this.writing = null;
@@ -193,20 +225,24 @@ export class MarketDataPublisher {
     return done;
   }
 
-  private render(symbol: string, bits: number, at: number, writes: Promise<void>[]): void {
+  private set(kind: CacheKind, key: string, value: unknown, writes: Promise<void>[]): void {
+    writes.push(this.cache.set(kind, key, JSON.stringify(value)));
+  }
+
+  private render(symbol: string, at: number, writes: Promise<void>[]): void {
     const md = this.md;
     const book = md.book(symbol, md.limits.bookDepthMax);
     if (book === undefined) return;
-    const set = (kind: "book" | "trades" | "ticker" | "candles", key: string, value: unknown): void => {
-      writes.push(this.cache.set(kind, key, JSON.stringify(value)));
-    };
-    set("book", symbol, { symbol, sequence: book.sequence, at, bids: book.bids, asks: book.asks });
-    set("trades", symbol, { at, trades: md.trades(symbol, md.limits.tradesPerMarketMax) });
-    set("ticker", symbol, { at, ...md.ticker(symbol) });
-    if ((bits & dirtyCandles) !== 0) {
-      for (const interval of candleIntervals) {
-        set("candles", candleKey(symbol, interval), { at, candles: md.candles(symbol, interval) });
-      }
+    const snapshot = { symbol, sequence: book.sequence, at, bids: book.bids, asks: book.asks };
+    this.set("book", symbol, snapshot, writes);
+    this.set("trades", symbol, { at, trades: md.trades(symbol, md.limits.tradesPerMarketMax) }, writes);
+    this.set("ticker", symbol, { at, ...md.ticker(symbol) }, writes);
+  }
+
+  private renderCandles(symbol: string, at: number, writes: Promise<void>[]): void {
+    for (const interval of candleIntervals) {
+      const candles = this.md.candles(symbol, interval);
+      if (candles !== undefined) this.set("candles", candleKey(symbol, interval), { at, candles }, writes);
     }
   }
 
@@ -225,7 +261,7 @@ export class MarketDataPublisher {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     try {
-      await this.flush();
+      await this.flush(true);
     } catch (error) {
       this.failed("final flush", error);
     }
