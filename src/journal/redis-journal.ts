@@ -21,10 +21,10 @@
  * confirmed batch is acknowledged; the process steps down and a leader recovers from the log.
  */
 import type { Command } from "../engine/types.js";
-import type { CommandInput } from "./command-codec.js";
-import { CommandDecoder, CommandEncoder } from "./command-codec.js";
+import { CommandDecoder } from "./command-codec.js";
 import { JournalCorruptionError, JournalError } from "./errors.js";
-import { type RecordVisitor, type ScanState, scanRecords, sealRecord } from "./format.js";
+import { type RecordVisitor, type ScanState, scanRecords } from "./format.js";
+import { Batch, GroupCommit } from "./group-commit.js";
 import type {
   AppendHooks,
   Journal,
@@ -33,8 +33,7 @@ import type {
   JournalRecovery,
   RecoverRequest,
 } from "./journal.js";
-import { journalLimits, recordBytesMax, recordHeaderBytes } from "./journal-limits.js";
-import { Batch } from "./journal-writer.js";
+import { journalLimits, recordBytesMax } from "./journal-limits.js";
 import { isTransient, type LogEntry, RedisLog, redactUrl, replyCode } from "./redis-log.js";
 import { loadLatestRedisSnapshot } from "./redis-snapshots.js";
 import type { StateMachine } from "./state-machine.js";
@@ -314,30 +313,18 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 class RedisBatch extends Batch {
   checkpoint: string | null = null;
+
+  override reset(): void {
+    super.reset();
+    this.checkpoint = null;
+  }
 }
 
-/** Group commit over the network: one batch in flight (append, then WAIT), the next one filling. */
-class RedisAppender implements JournalAppender {
-  private readonly encoder = new CommandEncoder();
-  private readonly batchCommandsMax: number;
-  private readonly batchBytesMax: number;
+/** Group commit (group-commit.ts) over the network: one batch in flight (append, then WAIT), the next one filling. */
+class RedisAppender extends GroupCommit<RedisBatch> implements JournalAppender {
   private readonly waitTimeoutMs: number;
   private readonly unavailableAfterMs: number;
   private readonly replicas: number;
-  private current: RedisBatch;
-  private readonly queue: RedisBatch[] = [];
-  private readonly pool: RedisBatch[] = [];
-  private inFlight = false;
-  private flushScheduled = false;
-  private failure: Error | null = null;
-  private closing = false;
-  private drained: (() => void) | null = null;
-  private chain: number;
-  private stagedEnd = -1;
-  private stagedSeq = 0;
-  private stagedTime = 0;
-  pending = 0;
-  durableSeq: number;
 
   constructor(
     private readonly log: RedisLog,
@@ -345,121 +332,39 @@ class RedisAppender implements JournalAppender {
     position: JournalPosition,
     private readonly durability: Durability,
     options: RedisJournalOptions,
-    private readonly hooks: AppendHooks,
+    hooks: AppendHooks,
   ) {
-    this.batchCommandsMax = options.batchCommandsMax ?? journalLimits.batchCommandsMax;
-    this.batchBytesMax = options.batchBytesMax ?? journalLimits.batchBytesMax;
+    const batchBytesMax = options.batchBytesMax ?? journalLimits.batchBytesMax;
+    if (batchBytesMax < recordBytesMax) throw new Error("redis journal: batchBytesMax must hold one record");
+    super(
+      {
+        name: "redis journal",
+        scheduler: hooks.scheduler,
+        onDurable: hooks.onDurable,
+        onFailure: hooks.onFailure,
+        batchCommandsMax: options.batchCommandsMax ?? journalLimits.batchCommandsMax,
+        batchBytesMax,
+        newBatch: (capacity) => new RedisBatch(capacity),
+      },
+      position,
+    );
     this.waitTimeoutMs = options.waitTimeoutMs ?? redisJournalLimits.waitTimeoutMs;
     this.unavailableAfterMs = options.unavailableAfterMs ?? redisJournalLimits.unavailableAfterMs;
     this.replicas = options.replicas ?? 1;
-    if (this.batchBytesMax < recordBytesMax)
-      throw new Error("redis journal: batchBytesMax must hold one record");
-    this.chain = position.chain;
-    this.durableSeq = position.lastSeq;
-    this.current = this.newBatch();
   }
 
-  get failed(): Error | null {
-    return this.failure;
+  /** A checkpoint travels with its batch and ends it. */
+  protected override takeCheckpoint(batch: RedisBatch, checkpoint: string | undefined): boolean {
+    if (checkpoint === undefined) return false;
+    batch.checkpoint = checkpoint;
+    return true;
   }
 
-  stage(cmd: CommandInput, seq: number, time: number): void {
-    if (this.failure !== null)
-      throw new JournalError("JOURNAL_FAILED", this.failure.message, { cause: this.failure });
-    if (this.closing) throw new JournalError("JOURNAL_CLOSED", "the journal is closing");
-    const batch = this.current;
-    this.stagedEnd = this.encoder.encode(
-      cmd,
-      batch.bytes,
-      batch.view,
-      batch.length + recordHeaderBytes,
-      batch.bytes.length,
-    );
-    this.stagedSeq = seq;
-    this.stagedTime = time;
-  }
-
-  commit(checkpoint?: string): void {
-    const batch = this.current;
-    const start = batch.length;
-    const end = this.stagedEnd;
-    if (end < 0) throw new Error("redis journal: commit without a staged record");
-    this.stagedEnd = -1;
-    if (batch.count === 0) {
-      batch.firstSeq = this.stagedSeq;
-      batch.chainBefore = this.chain;
-    }
-    this.chain = sealRecord(batch.bytes, batch.view, start, end, this.stagedSeq, this.stagedTime, this.chain);
-    batch.length = end;
-    batch.count++;
-    batch.lastSeq = this.stagedSeq;
-    batch.lastTime = this.stagedTime;
-    batch.chainAfter = this.chain;
-    this.pending++;
-    if (checkpoint !== undefined) batch.checkpoint = checkpoint;
-    if (
-      checkpoint !== undefined ||
-      batch.count >= this.batchCommandsMax ||
-      batch.bytes.length - batch.length < recordBytesMax
-    ) {
-      this.queue.push(batch);
-      this.current = this.newBatch();
-    }
-    this.scheduleFlush();
-  }
-
-  async close(): Promise<void> {
-    if (this.failure !== null) throw this.failure;
-    this.closing = true;
-    if (this.pending > 0) {
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-        this.scheduleFlush();
-      });
-    }
-    if (this.failure !== null) throw this.failure;
-  }
-
-  abandon(): void {
-    this.failure ??= new JournalError("JOURNAL_CLOSED", "abandoned");
-  }
-
-  private newBatch(): RedisBatch {
-    const batch = this.pool.pop() ?? new RedisBatch(this.batchBytesMax);
-    batch.reset();
-    batch.checkpoint = null;
-    return batch;
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.inFlight || this.failure !== null) return;
-    this.flushScheduled = true;
-    this.hooks.scheduler.schedule(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
-  }
-
-  private flush(): void {
-    if (this.inFlight || this.failure !== null) return;
-    let batch = this.queue.shift();
-    if (batch === undefined) {
-      if (this.current.count === 0) {
-        if (this.pending === 0 && this.drained !== null) {
-          const drained = this.drained;
-          this.drained = null;
-          drained();
-        }
-        return;
-      }
-      batch = this.current;
-      this.current = this.newBatch();
-    }
-    this.inFlight = true;
-    this.send(batch).then(
-      () => this.durable(batch),
-      (error: Error) => this.fail(error),
-    );
+  /** A JournalError (FENCED, UNAVAILABLE) as it is; anything else as JOURNAL_FAILED. */
+  protected failureOf(error: Error): Error {
+    return error instanceof JournalError
+      ? error
+      : new JournalError("JOURNAL_FAILED", error.message, { cause: error });
   }
 
   /**
@@ -468,11 +373,12 @@ class RedisAppender implements JournalAppender {
    * writes (even when it finds its entry already there), so the WAIT that follows on a reconnected
    * connection covers it rather than passing vacuously on a connection that wrote nothing.
    */
-  private async send(batch: RedisBatch): Promise<void> {
+  protected async write(batch: RedisBatch): Promise<void> {
     const deadline = performance.now() + this.unavailableAfterMs;
     let attempt = 0;
     for (;;) {
-      if (this.failure !== null) throw this.failure;
+      const failure = this.failed;
+      if (failure !== null) throw failure;
       try {
         const appended = this.log.append(
           this.epoch,
@@ -517,44 +423,6 @@ class RedisAppender implements JournalAppender {
           );
         await sleep(Math.min(10 * 2 ** attempt++, 200));
       }
-    }
-  }
-
-  private durable(batch: RedisBatch): void {
-    if (this.failure !== null) return;
-    this.inFlight = false;
-    this.pending -= batch.count;
-    this.durableSeq = batch.lastSeq;
-    // Send the next batch before releasing this one's outputs: the network works while we fan out.
-    if (this.queue.length > 0 || this.current.count > 0 || this.drained !== null) this.flush();
-    try {
-      this.hooks.onDurable({
-        firstSeq: batch.firstSeq,
-        lastSeq: batch.lastSeq,
-        lastTime: batch.lastTime,
-        chain: batch.chainAfter,
-        bytes: batch.bytes.subarray(0, batch.length),
-        segmentFirstSeq: 0,
-        endOffset: 0,
-      });
-    } catch (error) {
-      this.fail(error as Error);
-      return;
-    }
-    this.pool.push(batch);
-  }
-
-  private fail(error: Error): void {
-    if (this.failure !== null) return;
-    this.failure =
-      error instanceof JournalError
-        ? error
-        : new JournalError("JOURNAL_FAILED", error.message, { cause: error });
-    this.hooks.onFailure(this.failure);
-    if (this.drained !== null) {
-      const drained = this.drained;
-      this.drained = null;
-      drained();
     }
   }
 }
