@@ -130,8 +130,10 @@ export class RedisCache implements Cache {
     const timeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault;
     let timer: NodeJS.Timeout | undefined;
     try {
+      const connecting = client.connect();
+      connecting.catch(() => {}); // when the timeout or a refusal wins the race, it may reject later
       await Promise.race([
-        client.connect(),
+        connecting,
         new Promise((_, reject) => {
           refused = reject;
           timer = setTimeout(
