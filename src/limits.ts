@@ -205,6 +205,10 @@ export const cacheLimits = {
   busPendingBatchesMax: 10_000,
   /** Entries one subscriber read returns at most. */
   busReadCountMax: 1_000,
+  /** A Redis cache reply not received within this is a failure (a hung server): a miss, a dropped write. */
+  redisReplyTimeoutMs: 1_000,
+  /** Connecting to the cache's Redis at start gives up after this long. */
+  redisConnectTimeoutMs: 5_000,
   /** How often the publisher rewrites the snapshot of a market whose book changed. */
   snapshotEveryMs: 100,
 } as const;

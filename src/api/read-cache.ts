@@ -29,9 +29,14 @@ export class ReadCache {
   private readonly versions = new Map<string, number>();
   readonly stats: ReadCacheStats = { hits: 0, renders: 0 };
 
+  /**
+   * `current`: false while the source may be behind (an API node resyncing): reads then answer
+   * undefined (MARKET_DATA_UNAVAILABLE), cached answers included.
+   */
   constructor(
     private readonly cache: Cache,
     private readonly source: PublicMarketData,
+    private readonly current: () => boolean = () => true,
   ) {}
 
   /** Every update that reaches this process goes through here before it is served or sent. */
@@ -73,6 +78,7 @@ export class ReadCache {
     render: () => unknown,
     ttlMs?: number,
   ): Promise<string | undefined> {
+    if (!this.current()) return undefined;
     const key = `${symbol}:${this.versions.get(symbol) ?? 0}:${query}`;
     const cached = await this.cache.get(kind, key);
     if (cached !== undefined) {

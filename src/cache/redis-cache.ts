@@ -34,8 +34,8 @@ export interface RedisCacheOptions extends CacheOptions {
   connectTimeoutMs?: number;
 }
 
-const commandTimeoutMsDefault = 1_000;
-const connectTimeoutMsDefault = 5_000;
+const commandTimeoutMsDefault = cacheLimits.redisReplyTimeoutMs;
+const connectTimeoutMsDefault = cacheLimits.redisConnectTimeoutMs;
 
 /**
  * KEYS[1] value key, KEYS[2] index; ARGV: value, ttl ms, kind TTL ms, entriesMax.

@@ -67,6 +67,9 @@ export function newCacheClient(location: RedisCacheLocation, name: string) {
     url: location.url,
     name,
     disableOfflineQueue: true,
+    // node-redis gives every command a 5 s timer by default: ~19 µs of CPU each instead of ~2.5 µs
+    // (docs/cache.md, "Choosing the Redis client"), and it only covers the wait before sending.
+    commandOptions: { timeout: 0 },
     socket: {
       connectTimeout: 2_000,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000),

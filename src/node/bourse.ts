@@ -419,7 +419,11 @@ async function openMarketData(
       throw error;
     }
     const replica = new MarketDataReplica({ config: settled, bus, cache, log: (m) => log.info(m) });
-    // Before its first sync a replica knows nothing: answer MARKET_DATA_UNAVAILABLE, not an empty book.
+    // Before its first sync a replica knows nothing, and while it resyncs (a gap, or the cache's Redis
+    // unreachable) what it holds may be behind: REST answers MARKET_DATA_UNAVAILABLE (retry) rather
+    // than an old book presented as the current one. WebSocket subscribers get a fresh snapshot when
+    // the resync completes.
+    const current = (): boolean => replica.ready && !replica.stale;
     const reader: PublicMarketData = {
       book: (symbol, depth) => (replica.ready ? replica.book(symbol, depth) : undefined),
       trades: (symbol, limit) => (replica.ready ? replica.trades(symbol, limit) : undefined),
@@ -427,7 +431,7 @@ async function openMarketData(
       candles: (symbol, interval, from, to) =>
         replica.ready ? replica.candles(symbol, interval, from, to) : undefined,
     };
-    const reads = new ReadCache(local, reader);
+    const reads = new ReadCache(local, reader, current);
     return {
       reader,
       reads,
