@@ -217,12 +217,34 @@ export class MarketDataPublisher {
       this.candlesNow = false;
       this.lastCandlesAt = now;
     }
-    const done = Promise.allSettled(writes).then((results) => {
-      for (const r of results) if (r.status === "rejected") this.failed("cache write", r.reason);
-      this.writing = null;
-    });
+    const lost = this.cacheLosses();
+    const done = Promise.allSettled(writes)
+      .then(async (results) => {
+        let ok = true;
+        for (const r of results) {
+          if (r.status === "rejected") {
+            ok = false;
+            this.failed("cache write", r.reason);
+          }
+        }
+        // Every snapshot write of this flush landed: every market's snapshot is its state at `at`
+        // (the others did not change since theirs). Say so, so that replicas need the bus only from here.
+        if (ok && this.cacheLosses() === lost) {
+          await this.cache.set("book", watermarkKey, JSON.stringify({ at }));
+          if (this.cacheLosses() !== lost) this.markAll();
+        } else this.markAll();
+      })
+      .catch((error: unknown) => this.failed("watermark", error))
+      .finally(() => {
+        this.writing = null;
+      });
     this.writing = done;
     return done;
+  }
+
+  /** The cache's failed or dropped operations so far (a snapshot write may have been lost). */
+  private cacheLosses(): number {
+    return this.cache.stats.errors + this.cache.stats.dropped;
   }
 
   private set(kind: CacheKind, key: string, value: unknown, writes: Promise<void>[]): void {
@@ -267,6 +289,14 @@ export class MarketDataPublisher {
     }
   }
 }
+
+/**
+ * Key (kind "book"; no symbol contains "*") of `{at}`: written after a flush whose snapshot writes all
+ * landed. Every market's snapshot then holds its state at `at` (those not rewritten did not change), so a
+ * replica may treat every snapshot's `at` as at least this one and read the bus from there only, however
+ * long ago a quiet market's own snapshot was rendered.
+ */
+export const watermarkKey = "*";
 
 export function candleKey(symbol: string, interval: CandleInterval): string {
   return `${symbol}:${interval}`;

@@ -3,8 +3,9 @@
  * the bus, joined to the snapshots the publisher (src/cache/md-publisher.ts) writes to the cache, and
  * candles read through the cache.
  *
- * Sync: read every market's book, trades and ticker snapshot (each carries `at`, the seq of the last
- * batch it includes), subscribe to the bus from the smallest `at`, and apply each batch to each kind of
+ * Sync: read the publisher's watermark, then every market's book, trades and ticker snapshot (each
+ * carries `at`, the seq of the last batch it includes, raised to the watermark's: a quiet market's
+ * snapshot is still its state then), subscribe to the bus from the smallest `at`, and apply each batch to each kind of
  * each market only when its seq is above that kind's `at`. A book update must carry the market's
  * sequence + 1 (docs/marketdata.md, the sequence rule); anything else, or `onGap` from the bus, means
  * batches were missed: the replica then resyncs EVERY market the same way (one rule, no partial
@@ -29,7 +30,7 @@ import { candleIntervals } from "../marketdata/stats.js";
 import type { TradeView } from "../marketdata/views.js";
 import type { BusBatch, BusSubscription, MarketDataBus, PublicUpdate } from "./bus.js";
 import type { Cache } from "./cache.js";
-import { candleKey } from "./md-publisher.js";
+import { candleKey, watermarkKey } from "./md-publisher.js";
 import type { PublicMarketData } from "./public-market-data.js";
 
 export interface MarketDataReplicaOptions {
@@ -368,6 +369,8 @@ export class MarketDataReplica implements PublicMarketData {
   /** Every market's [book, trades, ticker] snapshots, or null if one is missing. */
   private async readSnapshots(): Promise<[BookSnapshot, TradesSnapshot, TickerSnapshot][] | null> {
     try {
+      // The watermark first: the snapshots read after it are at least as new as what it vouches for.
+      const watermark = parse<{ at: number }>(await this.cache.get("book", watermarkKey))?.at ?? -1;
       const [books, trades, tickers] = await Promise.all([
         this.cache.getMany("book", this.symbols),
         this.cache.getMany("trades", this.symbols),
@@ -379,6 +382,9 @@ export class MarketDataReplica implements PublicMarketData {
         const trade = parse<TradesSnapshot>(trades[i]);
         const ticker = parse<TickerSnapshot>(tickers[i]);
         if (book === undefined || trade === undefined || ticker === undefined) return null;
+        book.at = Math.max(book.at, watermark);
+        trade.at = Math.max(trade.at, watermark);
+        ticker.at = Math.max(ticker.at, watermark);
         out.push([book, trade, ticker]);
       }
       return out;
