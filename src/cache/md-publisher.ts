@@ -77,6 +77,8 @@ export class MarketDataPublisher {
   private readonly known: Set<string>;
   /** Markets whose book, trades or ticker changed since their last snapshot. */
   private readonly dirty = new Set<string>();
+  /** Markets that traded since their trades snapshot (1,000 trades: rendered only when they change). */
+  private readonly tradesDirty = new Set<string>();
   /** Markets that traded since their candles were last written. */
   private readonly candlesDirty = new Set<string>();
   private candlesNow = false;
@@ -138,7 +140,10 @@ export class MarketDataPublisher {
         if (!isPublic(u)) continue;
         (pub ??= []).push(u);
         this.dirty.add(u.symbol);
-        if (u.channel === "trades") this.candlesDirty.add(u.symbol);
+        if (u.channel === "trades") {
+          this.tradesDirty.add(u.symbol);
+          this.candlesDirty.add(u.symbol);
+        }
       }
       if (pub !== null) {
         this.stats.published++;
@@ -156,6 +161,7 @@ export class MarketDataPublisher {
   private markAll(): void {
     for (const s of this.symbols) {
       this.dirty.add(s);
+      this.tradesDirty.add(s);
       this.candlesDirty.add(s);
     }
     this.candlesNow = true;
@@ -204,6 +210,7 @@ export class MarketDataPublisher {
       }
     }
     this.dirty.clear();
+    this.tradesDirty.clear();
     if (candles) {
       for (const symbol of this.candlesDirty) {
         if (!this.known.has(symbol)) continue;
@@ -257,7 +264,8 @@ export class MarketDataPublisher {
     if (book === undefined) return;
     const snapshot = { symbol, sequence: book.sequence, at, bids: book.bids, asks: book.asks };
     this.set("book", symbol, snapshot, writes);
-    this.set("trades", symbol, { at, trades: md.trades(symbol, md.limits.tradesPerMarketMax) }, writes);
+    if (this.tradesDirty.has(symbol))
+      this.set("trades", symbol, { at, trades: md.trades(symbol, md.limits.tradesPerMarketMax) }, writes);
     this.set("ticker", symbol, { at, ...md.ticker(symbol) }, writes);
   }
 
