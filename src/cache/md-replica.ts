@@ -194,6 +194,35 @@ class ReplicaMarket {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+const isSeq = (x: unknown): x is number => typeof x === "number" && Number.isSafeInteger(x);
+
+function validLevels(levels: unknown): boolean {
+  return (
+    Array.isArray(levels) &&
+    levels.every((l) => Array.isArray(l) && typeof l[0] === "string" && typeof l[1] === "string")
+  );
+}
+
+/** A snapshot as the publisher writes it (anything else in the cache is treated as missing). */
+function validBook(b: BookSnapshot | undefined): b is BookSnapshot {
+  return (
+    b !== undefined &&
+    b !== null &&
+    isSeq(b.at) &&
+    isSeq(b.sequence) &&
+    validLevels(b.bids) &&
+    validLevels(b.asks)
+  );
+}
+
+function validTrades(t: TradesSnapshot | undefined): t is TradesSnapshot {
+  return t !== undefined && t !== null && isSeq(t.at) && Array.isArray(t.trades);
+}
+
+function validTicker(t: TickerSnapshot | undefined): t is TickerSnapshot {
+  return t !== undefined && t !== null && isSeq(t.at) && typeof t.symbol === "string";
+}
+
 function parse<T>(text: string | undefined): T | undefined {
   if (text === undefined) return undefined;
   try {
@@ -381,7 +410,7 @@ export class MarketDataReplica implements PublicMarketData {
         const book = parse<BookSnapshot>(books[i]);
         const trade = parse<TradesSnapshot>(trades[i]);
         const ticker = parse<TickerSnapshot>(tickers[i]);
-        if (book === undefined || trade === undefined || ticker === undefined) return null;
+        if (!validBook(book) || !validTrades(trade) || !validTicker(ticker)) return null;
         book.at = Math.max(book.at, watermark);
         trade.at = Math.max(trade.at, watermark);
         ticker.at = Math.max(ticker.at, watermark);
