@@ -311,6 +311,22 @@ async function checkPersistence(
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A reply that has not come by the batch's deadline is a failure (the client has no per-command
+ * timer: it costs more CPU than the command, docs/cache.md). One timer per batch, not per command.
+ */
+function beforeDeadline<T>(reply: Promise<T>, deadline: number): Promise<T> {
+  const left = deadline - performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no reply from Redis within the journal's deadline`)),
+      Math.max(0, left),
+    );
+  });
+  return Promise.race([reply, late]).finally(() => clearTimeout(timer));
+}
+
 class RedisBatch extends Batch {
   checkpoint: string | null = null;
 
@@ -391,7 +407,7 @@ class RedisAppender extends GroupCommit<RedisBatch> implements JournalAppender {
           this.waitTimeoutMs,
         );
         if (this.durability !== "aof-always+wait") {
-          await appended;
+          await beforeDeadline(appended, deadline);
           return;
         }
         // WAIT is sent right behind the append, in the same write (one round trip, not two): Redis
@@ -399,8 +415,8 @@ class RedisAppender extends GroupCommit<RedisBatch> implements JournalAppender {
         // If the append is refused, its error wins and the WAIT's answer is ignored.
         const waited = this.log.waitReplicas(this.replicas, this.waitTimeoutMs);
         waited.catch(() => {});
-        await appended;
-        const acknowledged = await waited;
+        await beforeDeadline(appended, deadline);
+        const acknowledged = await beforeDeadline(waited, deadline);
         if (acknowledged >= this.replicas) return;
         if (performance.now() > deadline)
           throw new JournalError(
