@@ -303,5 +303,14 @@ describe("market-data replica, on a real redis-server", () => {
     assert.ok(replica.stats.resyncs > resyncs, "resynced from the rewritten snapshots");
     assert.ok(engineSide.bus.stats.dropped > 0, "the publisher dropped batches while Redis was down");
     await candlesMatch(replica, exchange.md);
+
+    // Every connection cut, again and again, while commands flow: the replicas converge each time.
+    for (let round = 0; round < 3; round++) {
+      await exchange.run(150);
+      await redis.command(["CLIENT", "KILL", "TYPE", "normal"]);
+      await exchange.run(150);
+      await caughtUp(`after cut ${round + 1}`, replica, exchange.md);
+      await caughtUp(`the late replica after cut ${round + 1}`, late, exchange.md);
+    }
   });
 });
