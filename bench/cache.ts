@@ -1,6 +1,7 @@
 /**
  * `npm run bench:cache [-- --quick] [--seconds N] [--read-seconds N] [--subscribers N] [--rates 50,200]
- *  [--connections N] [--skip-cluster] [--all-in-one-fanout]`  (--rates: orders/s, default 20,50,100; quick 50)
+ *  [--connections N] [--skip-cluster] [--all-in-one-fanout] [--skip-reads] [--client raw|ws]
+ *  [--profile-dir DIR]`  (--rates: orders/s, default 20,50,100,200,400; quick 50,300)
  *
  * The cache and the market-data fan-out, on real processes (issue #6):
  *
@@ -12,15 +13,25 @@
  *      during the reads, so nearly every read is a cache hit.
  *   2. fan-out: a cluster of one redis-server (appendonly yes, appendfsync always), one engine node
  *      (`bourse engine --cache`, journal durability aof-always, no replica) and 2 API nodes
- *      (`bourse api --cache`, the same BOURSE_MASTER_KEY). 1,000 WebSocket subscribers (the `ws`
- *      library, permessage-deflate off) split over the 2 API nodes, each subscribed to book + trades +
- *      ticker of BTC-USD, run in 2 worker threads of this process; an order generator (accounts made
+ *      (`bourse api --cache`, the same BOURSE_MASTER_KEY). 1,000 WebSocket subscribers split over the
+ *      2 API nodes, each subscribed to book + trades + ticker of BTC-USD, run in 2 worker threads of
+ *      this process. Each subscriber is a TCP socket of its own that does the WebSocket upgrade and
+ *      parses the server's frames itself (`--client ws`: the `ws` library's client instead, with
+ *      permessage-deflate off, 2-3 times the CPU per message): every message is received on a real socket
+ *      and counted; book messages are checked in place (`"sequence":N`), trades messages are read for
+ *      each trade's id and time (in place, JSON.parse when not in the server's layout), ticker messages
+ *      only counted. An order generator (accounts made
  *      through the admin REST API, orders over authenticated WebSocket through both API nodes) sends
  *      crossing limit orders at a fixed rate. Measured: messages delivered per second over all
  *      subscribers, and trade → subscriber latency: for every trade received, receive time − the
  *      trade's `time` (the exchange time stamped by the engine's sequencer, whole ms: the figure is up to
  *      1 ms high), p50/p99 in an HDR histogram. The trade's time is stamped before the command is durable:
  *      the latency includes the journal's fsync, the bus (Redis stream) and the API node's fan-out.
+ *      Bus → subscriber (busToSubscriberP50Ms/P99Ms): a worker thread of the bench subscribes to the bus
+ *      itself (RedisMarketDataBus, as an API node's replica does) and notes when each trade's batch
+ *      reached it; a subscriber's receive time − that is the API node's part (its bus read, replica
+ *      apply, fan-out) plus the kernel and the client. Trades a subscriber got before the bench's reader
+ *      are left out (`busUnmatched`); the reader's own wake-up delay makes the figure a little low.
  *      Each offered rate is one run; the headline (fanoutMessagesPerSec and its latencies) is the run
  *      that delivered the most. Each subscriber also checks its book sequences and trade ids: a trade id
  *      skipped is a trade never delivered to it (`tradesMissing`).
@@ -29,18 +40,23 @@
  * Everything (redis-server, engine, API nodes, the subscribers and the generator) shares this machine's
  * cores: the subscriber clients' cost is part of every fan-out figure. Progress and tables go to
  * stderr; the last line of stdout is one JSON object.
+ *
+ * `--profile-dir DIR`: the engine and both API nodes run with --cpu-prof (DIR/engine, DIR/api1,
+ * DIR/api2, written when they stop) and so do the subscriber threads (DIR/subscribers); summarize with
+ * `node dist/bench/lib/profile-summary.js DIR/api2`. `--skip-reads`: the fan-out only.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import * as hdr from "hdr-histogram-js";
 import WebSocket from "ws";
+import { RedisMarketDataBus } from "../src/cache/redis-bus.js";
 import { type RedisServer, startRedis } from "../test/cluster/redis-servers.js";
 
 const symbol = "BTC-USD";
@@ -65,6 +81,18 @@ function newHistogram(): hdr.Histogram {
 interface SubscriberSetup {
   wsUrl: string;
   count: number;
+  /**
+   * "raw" (default): each subscriber is a TCP socket of its own that does the WebSocket upgrade and
+   * parses the server's frames itself (RFC 6455 §5.2: length, opcode; answers pings); "ws": the `ws`
+   * library's client. Both receive every frame on a real socket and count it.
+   */
+  client: "raw" | "ws";
+  /**
+   * Trade id → when the bench's own bus reader (busReaderWorker) received the bus entry that carried it
+   * (ms since the epoch, as performance.timeOrigin + performance.now()), slot id % busSlots; and the id
+   * in each slot (Float64Array views over the two halves).
+   */
+  busTimes?: SharedArrayBuffer;
 }
 
 interface SubscriberResult {
@@ -74,6 +102,10 @@ interface SubscriberResult {
   trades: number;
   /** hdr histogram of trade → subscriber latency, µs, encodeIntoCompressedBase64. */
   latency: string;
+  /** hdr histogram of bus → subscriber latency (µs) of the trades the bench's bus reader saw first. */
+  busLatency: string;
+  /** Trades received that the bench's bus reader had not seen yet (not in busLatency). */
+  busUnmatched: number;
   /** Book updates whose sequence was not the previous + 1 (a message lost or reordered). */
   bookGaps: number;
   /** Trade ids skipped (a trade id above the previous + 1, per subscriber): trades never delivered. */
@@ -85,9 +117,39 @@ interface SubscriberResult {
   maxPerSubscriber: number;
 }
 
-/** A worker: `count` subscribers to one API node; counts between "start" and "stop". */
+const busSlots = 1 << 20;
+const websocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** A masked client frame (RFC 6455 §5.3): what a client sends; payloads here are small. */
+function clientFrame(opcode: number, payload: Buffer): Buffer {
+  const length = payload.length;
+  const header = length < 126 ? 2 : 4;
+  const frame = Buffer.allocUnsafe(header + 4 + length);
+  frame[0] = 0x80 | opcode;
+  if (length < 126) frame[1] = 0x80 | length;
+  else {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(length, 2);
+  }
+  const mask = randomBytes(4);
+  mask.copy(frame, header);
+  for (let k = 0; k < length; k++) frame[header + 4 + k] = payload[k]! ^ mask[k & 3]!;
+  return frame;
+}
+
+/**
+ * A worker: `count` subscribers to one API node; counts between "start" and "stop". Each message is
+ * classified by its first bytes (`{"channel":"book"`, …: the server's key order; anything else is
+ * JSON-parsed); book messages are checked for sequence continuity by reading `"sequence":N` in place;
+ * trades messages are JSON-parsed (trade ids and times: the latency and the missing-trade check).
+ */
 async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
   const port = parentPort!;
+  const BOOK = 0;
+  const TRADES = 1;
+  const TICKER = 2;
+  const SNAPSHOT = 3;
+  const channelNames = ["book", "trades", "ticker", "book.snapshot"];
   let counting = false;
   let t0 = 0;
   let messages = 0;
@@ -95,91 +157,285 @@ async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
   let bookGaps = 0;
   let tradesMissing = 0;
   let tradesOutOfOrder = 0;
+  let busUnmatched = 0;
   let closed = 0;
-  const byChannel: Record<string, number> = {};
+  const counts = new Float64Array(channelNames.length);
+  const otherChannels = new Map<string, number>();
   let histogram = newHistogram();
+  let busHistogram = newHistogram();
+  const busTimes = setup.busTimes ? new Float64Array(setup.busTimes, 0, busSlots) : null;
+  const busIds = setup.busTimes ? new Float64Array(setup.busTimes, busSlots * 8, busSlots) : null;
   const perSubscriber = new Float64Array(setup.count);
   const lastSequence = new Float64Array(setup.count);
   const lastTradeId = new Float64Array(setup.count);
-  const sockets: WebSocket[] = [];
+  const replyHandlers: ((text: string) => void)[] = [];
+  const closers: (() => void)[] = [];
   const sequenceKey = Buffer.from('"sequence":');
   const prefix = Buffer.from('{"channel":"');
+  const bookTypePrefix = Buffer.from('{"channel":"book","type":"');
 
-  const channelOf = (data: Buffer): string => {
-    if (data.subarray(0, prefix.length).equals(prefix)) {
-      const end = data.indexOf(34, prefix.length); // the closing quote
-      return data.toString("latin1", prefix.length, end);
-    }
-    const parsed = JSON.parse(data.toString()) as { channel?: string; id?: unknown };
-    return parsed.channel ?? (parsed.id !== undefined ? "reply" : "other");
+  /** buf[at, at + key.length) equals key (byte by byte: cheaper than a native call for a few bytes). */
+  const matches = (buf: Buffer, at: number, end: number, key: Buffer): boolean => {
+    if (at + key.length > end) return false;
+    for (let k = 0; k < key.length; k++) if (buf[at + k] !== key[k]) return false;
+    return true;
   };
 
-  const open = async (i: number): Promise<void> => {
+  /** Where `"sequence":` starts in buf[start, end), or -1. */
+  const findSequence = (buf: Buffer, start: number, end: number): number => {
+    // `{"channel":"book","type":"update","symbol":"BTC-USD","sequence":…`: near the start.
+    const near = Math.min(end - sequenceKey.length, start + 96);
+    for (let k = start + 12; k <= near; k++)
+      if (buf[k] === 0x22 && matches(buf, k, end, sequenceKey)) return k;
+    const at = buf.subarray(start, end).indexOf(sequenceKey);
+    return at < 0 ? -1 : start + at;
+  };
+
+  const tradeIdKey = Buffer.from('{"tradeId":"');
+  const timeKey = Buffer.from('"time":');
+  /** Digits from buf[k]: [value, index after them] in scanned; false if none. */
+  const scanned = [0, 0];
+  const digitsAt = (buf: Buffer, k: number, end: number): boolean => {
+    let value = 0;
+    let j = k;
+    for (; j < end; j++) {
+      const d = buf[j]! - 48;
+      if (d < 0 || d > 9) break;
+      value = value * 10 + d;
+    }
+    scanned[0] = value;
+    scanned[1] = j;
+    return j > k;
+  };
+
+  /**
+   * The trades of a trades message read in place: [tradeId, time, …] into `out`, each trade object
+   * `{"tradeId":"N",…,"time":T}` (the server's key order). False if the message is not in that form
+   * (the caller then JSON-parses it).
+   */
+  const tradePairs: number[] = [];
+  const scanTrades = (buf: Buffer, start: number, end: number, out: number[]): boolean => {
+    out.length = 0;
+    let k = start;
+    for (;;) {
+      while (k < end && !(buf[k] === 0x7b && matches(buf, k, end, tradeIdKey))) k++;
+      if (k >= end) return out.length > 0;
+      if (!digitsAt(buf, k + tradeIdKey.length, end) || buf[scanned[1]!] !== 0x22) return false;
+      const id = scanned[0]!;
+      k = scanned[1]!;
+      while (k < end && buf[k] !== 0x7d && !(buf[k] === 0x22 && matches(buf, k, end, timeKey))) k++;
+      if (k >= end || buf[k] === 0x7d || !digitsAt(buf, k + timeKey.length, end)) return false;
+      out.push(id, scanned[0]!);
+      k = scanned[1]!;
+    }
+  };
+
+  const countOther = (name: string): void => {
+    otherChannels.set(name, (otherChannels.get(name) ?? 0) + 1);
+  };
+
+  /** One text message of subscriber i: buf[start, end). */
+  const onMessage = (i: number, buf: Buffer, start: number, end: number): void => {
+    let channel = -1;
+    if (end - start > 20 && matches(buf, start, end, prefix)) {
+      const c = buf[start + 12];
+      if (c === 0x62 && buf[start + 16] === 0x22)
+        channel = BOOK; // book"
+      else if (c === 0x74 && buf[start + 18] === 0x22) {
+        if (buf[start + 13] === 0x72)
+          channel = TRADES; // trades"
+        else if (buf[start + 13] === 0x69) channel = TICKER; // ticker"
+      }
+    }
+    if (channel < 0) {
+      const text = buf.toString("utf8", start, end);
+      const parsed = JSON.parse(text) as { channel?: string; id?: unknown };
+      if (parsed.channel === undefined && parsed.id !== undefined) {
+        replyHandlers[i]?.(text);
+        return;
+      }
+      if (counting) {
+        messages++;
+        perSubscriber[i]!++;
+        countOther(parsed.channel ?? "other");
+      }
+      return;
+    }
+    if (channel === BOOK) {
+      const at = findSequence(buf, start, end);
+      if (at >= 0) {
+        let sequence = 0;
+        for (let k = at + sequenceKey.length; k < end; k++) {
+          const d = buf[k]! - 48;
+          if (d < 0 || d > 9) break;
+          sequence = sequence * 10 + d;
+        }
+        const isUpdate = matches(buf, start, end, bookTypePrefix)
+          ? buf[start + bookTypePrefix.length] === 0x75 // u(pdate)
+          : buf.subarray(start, end).indexOf('"type":"update"') >= 0;
+        if (counting && isUpdate && lastSequence[i]! > 0 && sequence !== lastSequence[i]! + 1) bookGaps++;
+        // A snapshot after the subscription's first (the node resynced its market data).
+        if (counting && !isUpdate) counts[SNAPSHOT]!++;
+        lastSequence[i] = sequence;
+      }
+    }
+    if (!counting) return;
+    messages++;
+    perSubscriber[i]!++;
+    counts[channel]!++;
+    if (channel === TRADES) {
+      const now = performance.timeOrigin + performance.now();
+      if (!scanTrades(buf, start, end, tradePairs)) {
+        const message = JSON.parse(buf.toString("utf8", start, end)) as {
+          trades: { time: number | string; tradeId: string | number }[];
+        };
+        tradePairs.length = 0;
+        for (const t of message.trades) tradePairs.push(Number(t.tradeId), Number(t.time));
+      }
+      for (let t = 0; t < tradePairs.length; t += 2) {
+        trades++;
+        const id = tradePairs[t]!;
+        const time = tradePairs[t + 1]!;
+        const last = lastTradeId[i]!;
+        if (last > 0 && id > last + 1) tradesMissing += id - last - 1;
+        else if (last > 0 && id <= last) tradesOutOfOrder++;
+        lastTradeId[i] = id;
+        histogram.recordValue(Math.max(1, Math.round((now - time) * 1000)));
+        if (busTimes !== null) {
+          const slot = id % busSlots;
+          if (busIds![slot] === id)
+            busHistogram.recordValue(Math.max(1, Math.round((now - busTimes[slot]!) * 1000)));
+          else busUnmatched++;
+        }
+      }
+    }
+  };
+
+  const subscribeFrames = [
+    { op: "subscribe", id: 1, channel: "book", symbol },
+    { op: "subscribe", id: 2, channel: "trades", symbol },
+    { op: "subscribe", id: 3, channel: "ticker", symbol },
+  ].map((m) => JSON.stringify(m));
+
+  /** Resolves once the 3 subscriptions are confirmed. */
+  const subscribed = (i: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let replies = 0;
+      replyHandlers[i] = (text) => {
+        if (text.includes('"error"')) reject(new Error(`subscribe refused: ${text}`));
+        else if (++replies === 3) resolve();
+      };
+    });
+
+  const openWs = async (i: number): Promise<void> => {
     const ws = new WebSocket(setup.wsUrl, { perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);
     });
-    let replies = 0;
-    const subscribed = new Promise<void>((resolve, reject) => {
-      ws.on("message", (raw: Buffer) => {
-        const data = raw;
-        const channel = channelOf(data);
-        if (channel === "reply") {
-          const text = data.toString();
-          if (text.includes('"error"')) reject(new Error(`subscribe refused: ${text}`));
-          else if (++replies === 3) resolve();
-          return;
-        }
-        if (channel === "book") {
-          const at = data.indexOf(sequenceKey);
-          if (at >= 0) {
-            const sequence = Number.parseInt(data.toString("latin1", at + sequenceKey.length, at + 32), 10);
-            const isUpdate = data.indexOf('"type":"update"') >= 0;
-            if (counting && isUpdate && lastSequence[i]! > 0 && sequence !== lastSequence[i]! + 1) bookGaps++;
-            // A snapshot after the subscription's first (the node resynced its market data).
-            if (counting && !isUpdate) byChannel["book.snapshot"] = (byChannel["book.snapshot"] ?? 0) + 1;
-            lastSequence[i] = sequence;
-          }
-        }
-        if (!counting) return;
-        messages++;
-        perSubscriber[i]!++;
-        byChannel[channel] = (byChannel[channel] ?? 0) + 1;
-        if (channel === "trades") {
-          const now = performance.timeOrigin + performance.now();
-          const message = JSON.parse(data.toString()) as {
-            trades: { time: number | string; tradeId: string | number }[];
-          };
-          for (const trade of message.trades) {
-            trades++;
-            const id = Number(trade.tradeId);
-            const last = lastTradeId[i]!;
-            if (last > 0 && id > last + 1) tradesMissing += id - last - 1;
-            else if (last > 0 && id <= last) tradesOutOfOrder++;
-            lastTradeId[i] = id;
-            histogram.recordValue(Math.max(1, Math.round((now - Number(trade.time)) * 1000)));
-          }
-        }
-      });
-    });
+    const done = subscribed(i);
+    ws.on("message", (data: Buffer) => onMessage(i, data, 0, data.length));
     ws.on("close", () => {
       if (counting) closed++;
     });
-    ws.send(JSON.stringify({ op: "subscribe", id: 1, channel: "book", symbol }));
-    ws.send(JSON.stringify({ op: "subscribe", id: 2, channel: "trades", symbol }));
-    ws.send(JSON.stringify({ op: "subscribe", id: 3, channel: "ticker", symbol }));
-    await subscribed;
-    sockets.push(ws);
+    closers[i] = () => ws.terminate();
+    for (const text of subscribeFrames) ws.send(text);
+    await done;
   };
 
+  const openRaw = async (i: number): Promise<void> => {
+    const url = new URL(setup.wsUrl);
+    const key = randomBytes(16).toString("base64");
+    const accept = createHash("sha1")
+      .update(key + websocketGuid)
+      .digest("base64");
+    const socket = connect(Number(url.port), url.hostname);
+    socket.setNoDelay(true);
+    closers[i] = () => socket.destroy();
+    const upgraded = new Promise<void>((resolve, reject) => {
+      let pending: Buffer | null = null;
+      let open = false;
+      socket.on("error", reject);
+      socket.on("close", () => {
+        if (counting) closed++;
+        reject(new Error("closed before the upgrade"));
+      });
+      socket.on("data", (chunk: Buffer) => {
+        const buf: Buffer = pending === null ? chunk : Buffer.concat([pending, chunk]);
+        pending = null;
+        let pos = 0;
+        if (!open) {
+          const headEnd = buf.indexOf("\r\n\r\n");
+          if (headEnd < 0) {
+            pending = buf;
+            return;
+          }
+          const head = buf.toString("latin1", 0, headEnd);
+          if (!head.startsWith("HTTP/1.1 101") || !head.includes(`Sec-WebSocket-Accept: ${accept}`)) {
+            socket.destroy();
+            reject(new Error(`upgrade refused: ${head.split("\r\n")[0]}`));
+            return;
+          }
+          open = true;
+          resolve();
+          pos = headEnd + 4;
+        }
+        const n = buf.length;
+        while (pos + 2 <= n) {
+          const b0 = buf[pos]!;
+          const b1 = buf[pos + 1]!;
+          let length = b1 & 0x7f;
+          let header = 2;
+          if (length === 126) {
+            if (pos + 4 > n) break;
+            length = buf.readUInt16BE(pos + 2);
+            header = 4;
+          } else if (length === 127) {
+            if (pos + 10 > n) break;
+            length = buf.readUInt32BE(pos + 2) * 2 ** 32 + buf.readUInt32BE(pos + 6);
+            header = 10;
+          }
+          if ((b1 & 0x80) !== 0) {
+            socket.destroy(new Error("a masked frame from the server"));
+            return;
+          }
+          if (pos + header + length > n) break;
+          const start = pos + header;
+          const end = start + length;
+          const opcode = b0 & 0x0f;
+          if (opcode === 1 && (b0 & 0x80) !== 0) onMessage(i, buf, start, end);
+          else if (opcode === 9)
+            socket.write(clientFrame(0x0a, buf.subarray(start, end))); // pong
+          else if (opcode === 8) socket.end();
+          else if (counting) {
+            // Binary or fragmented: the server sends neither; counted, not parsed.
+            messages++;
+            perSubscriber[i]!++;
+            countOther(`opcode ${opcode}${(b0 & 0x80) === 0 ? " fragment" : ""}`);
+          }
+          pos = end;
+        }
+        if (pos < n) pending = buf.subarray(pos);
+      });
+    });
+    socket.write(
+      `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await upgraded;
+    const done = subscribed(i);
+    for (const text of subscribeFrames) socket.write(clientFrame(0x01, Buffer.from(text)));
+    await done;
+  };
+
+  const open = setup.client === "ws" ? openWs : openRaw;
   try {
     for (let i = 0; i < setup.count; i += 50) {
       await Promise.all(Array.from({ length: Math.min(50, setup.count - i) }, (_, j) => open(i + j)));
     }
   } catch (error) {
     port.postMessage({ type: "error", message: (error as Error).message });
-    for (const ws of sockets) ws.terminate();
+    for (const close of closers) close?.();
     return;
   }
   port.postMessage({ type: "ready" });
@@ -190,22 +446,33 @@ async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
       bookGaps = 0;
       tradesMissing = 0;
       tradesOutOfOrder = 0;
+      busUnmatched = 0;
       lastTradeId.fill(0);
       closed = 0;
-      for (const k of Object.keys(byChannel)) delete byChannel[k];
+      counts.fill(0);
+      otherChannels.clear();
       perSubscriber.fill(0);
       histogram.destroy();
       histogram = newHistogram();
+      busHistogram.destroy();
+      busHistogram = newHistogram();
       counting = true;
       t0 = performance.now();
     } else if (m.type === "stop") {
       counting = false;
+      const byChannel: Record<string, number> = {};
+      channelNames.forEach((name, k) => {
+        if (counts[k]! > 0) byChannel[name] = counts[k]!;
+      });
+      for (const [name, n] of otherChannels) byChannel[name] = n;
       const result: SubscriberResult = {
         elapsedMs: performance.now() - t0,
         messages,
-        byChannel: { ...byChannel },
+        byChannel,
         trades,
         latency: hdr.encodeIntoCompressedBase64(histogram),
+        busLatency: hdr.encodeIntoCompressedBase64(busHistogram),
+        busUnmatched,
         bookGaps,
         tradesMissing,
         tradesOutOfOrder,
@@ -215,23 +482,96 @@ async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
       };
       port.postMessage({ type: "result", result });
     } else if (m.type === "close") {
-      for (const ws of sockets) ws.terminate();
+      for (const close of closers) close?.();
       port.close();
     }
   });
 }
 
+/**
+ * The bench's own reader of the market-data bus (a worker thread): the same subscription an API node's
+ * replica makes (RedisMarketDataBus.subscribe); for every trade of every batch, the time the batch
+ * reached this reader goes to the shared table the subscriber workers read (bus → subscriber latency).
+ */
+async function busReaderWorker(setup: { redisUrl: string; busTimes: SharedArrayBuffer }): Promise<void> {
+  const port = parentPort!;
+  const busTimes = new Float64Array(setup.busTimes, 0, busSlots);
+  const busIds = new Float64Array(setup.busTimes, busSlots * 8, busSlots);
+  const bus = new RedisMarketDataBus(setup.redisUrl, { clientName: "bench-bus-reader" });
+  let batches = 0;
+  let gaps = 0;
+  bus.subscribe(-1, {
+    onBatch: (batch) => {
+      const now = performance.timeOrigin + performance.now();
+      batches++;
+      for (const u of batch.updates) {
+        if (u.channel !== "trades") continue;
+        for (const t of u.trades) {
+          const id = Number(t.tradeId);
+          const slot = id % busSlots;
+          busTimes[slot] = now;
+          busIds[slot] = id; // after the time: a subscriber that sees the id sees its time
+        }
+      }
+    },
+    onGap: () => {
+      gaps++;
+    },
+  });
+  port.postMessage({ type: "ready" });
+  port.on("message", (m: { type: string }) => {
+    if (m.type === "close") {
+      port.postMessage({ type: "closed", batches, gaps });
+      void bus.close().then(() => port.close());
+    }
+  });
+}
+
+/** Waits for a worker to exit (a profiled one writes its profile then), terminating it after timeoutMs. */
+async function endWorker(worker: Worker, timeoutMs: number): Promise<void> {
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  await Promise.race([exited, sleep(timeoutMs)]);
+  await worker.terminate();
+}
+
 class Subscribers {
   private readonly workers: Worker[] = [];
   private readonly waiting = new Map<Worker, (m: { type: string; result?: SubscriberResult }) => void>();
+  private busReader: Worker | null = null;
 
-  /** `total` subscribers in `threads` worker threads, worker i on wsUrls[i % wsUrls.length]. */
-  static async start(wsUrls: string[], total: number, threads = 2): Promise<Subscribers> {
+  /**
+   * `total` subscribers in `threads` worker threads, worker i on wsUrls[i % wsUrls.length]; with
+   * `redisUrl`, also a bus reader (bus → subscriber latency); with `profileDir`, each worker thread
+   * writes a CPU profile there.
+   */
+  static async start(
+    wsUrls: string[],
+    total: number,
+    options: { client: "raw" | "ws"; redisUrl?: string; profileDir?: string },
+    threads = 2,
+  ): Promise<Subscribers> {
     const s = new Subscribers();
+    const execArgv = options.profileDir
+      ? ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, "subscribers")}`]
+      : undefined;
+    let busTimes: SharedArrayBuffer | undefined;
+    if (options.redisUrl !== undefined) {
+      busTimes = new SharedArrayBuffer(busSlots * 16);
+      const reader = new Worker(new URL(import.meta.url), {
+        workerData: { busReader: true, redisUrl: options.redisUrl, busTimes },
+      });
+      s.busReader = reader;
+      await new Promise<void>((resolve, reject) => {
+        reader.once("message", () => resolve());
+        reader.once("error", reject);
+        reader.once("exit", (code) => reject(new Error(`bus reader exited (${code})`)));
+      });
+    }
     const ready: Promise<unknown>[] = [];
     Array.from({ length: threads }, (_, i) => wsUrls[i % wsUrls.length]!).forEach((wsUrl, i) => {
       const count = Math.floor(total / threads) + (i < total % threads ? 1 : 0);
-      const worker = new Worker(new URL(import.meta.url), { workerData: { wsUrl, count } });
+      const setup: SubscriberSetup = { wsUrl, count, client: options.client, busTimes };
+      const worker = new Worker(new URL(import.meta.url), { workerData: setup, execArgv });
       s.workers.push(worker);
       worker.on("message", (m: { type: string; result?: SubscriberResult; message?: string }) => {
         s.waiting.get(worker)?.(m);
@@ -273,9 +613,9 @@ class Subscribers {
   }
 
   async close(): Promise<void> {
-    for (const w of this.workers) w.postMessage({ type: "close" });
-    await sleep(200);
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const workers = this.busReader ? [...this.workers, this.busReader] : this.workers;
+    for (const w of workers) w.postMessage({ type: "close" });
+    await Promise.all(workers.map((w) => endWorker(w, 5_000)));
   }
 }
 
@@ -366,8 +706,15 @@ if (isMainThread) {
   }
 }
 
-function spawnNode(name: string, args: string[], env: Record<string, string>): NodeChild {
-  const child = spawn(process.execPath, ["--max-semi-space-size=64", mainJs, ...args], {
+/** With profileDir, the process writes a CPU profile (node --cpu-prof) there when it exits. */
+function spawnNode(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  profileDir?: string,
+): NodeChild {
+  const profile = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, ["--max-semi-space-size=64", ...profile, mainJs, ...args], {
     env: { ...process.env, BOURSE_LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
@@ -808,12 +1155,14 @@ class Generator {
 
 interface Cluster {
   redis: RedisServer;
+  /** The cache and bus location (namespace bench). */
+  cacheUrl: string;
   engine: NodeChild;
   apis: { node: NodeChild; url: string; dataDir: string }[];
   stop(): Promise<void>;
 }
 
-async function startCluster(): Promise<Cluster> {
+async function startCluster(profileDir: string): Promise<Cluster> {
   const redis = await startRedis(); // appendonly yes, appendfsync always (test/cluster/redis-servers.ts)
   redisServers.add(redis);
   const journal = `redis://127.0.0.1:${redis.port}?durability=aof-always&replicas=0&namespace=bench`;
@@ -831,6 +1180,7 @@ async function startCluster(): Promise<Cluster> {
       "engine e1",
       ["engine", "--journal", journal, "--cache", cache, "--node-id", "e1", "--port", "0", "--json-events"],
       {},
+      profileDir ? join(profileDir, "engine") : undefined,
     );
     started.push(engine);
     await engine.waitFor(/"event":"leader"/, 30_000);
@@ -855,12 +1205,13 @@ async function startCluster(): Promise<Cluster> {
           "0",
         ],
         { BOURSE_MASTER_KEY: masterKey, BOURSE_ADMIN_TOKEN: adminToken },
+        profileDir ? join(profileDir, `api${i}`) : undefined,
       );
       started.push(node);
       apis.push({ node, url: "", dataDir });
     }
     for (const a of apis) a.url = (await a.node.waitFor(/listening on (http:\/\/[^ "]+)/, 30_000))[1]!;
-    return { redis, engine, apis, stop };
+    return { redis, cacheUrl: cache, engine, apis, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -885,6 +1236,15 @@ interface FanoutRun {
   tradeToSubscriberP50Ms: number;
   tradeToSubscriberP99Ms: number;
   tradeToSubscriberMaxMs: number;
+  /**
+   * Bus → subscriber: receive time − the time the bench's own bus reader got the batch that carried the
+   * trade (null without a bus: the all-in-one node). Excludes the sequencing, the journal's fsync and
+   * the XADD; includes the API node's bus read, replica apply, fan-out, the kernel and the client.
+   */
+  busToSubscriberP50Ms: number | null;
+  busToSubscriberP99Ms: number | null;
+  /** Trades a subscriber received before the bench's bus reader had seen them (not in the figures above). */
+  busUnmatched: number;
   bookGaps: number;
   /** Per API node: market-data replica resyncs and gaps during the window (its /metrics). */
   replica: Record<string, { resyncs: number; gaps: number }>;
@@ -930,12 +1290,16 @@ async function fanoutRun(
   await generator.stop();
   const g = generator.resetStats();
   const latency = newHistogram();
+  const busLatency = newHistogram();
   const byChannel: Record<string, number> = {};
   let messages = 0;
   for (const r of results) {
     const h = hdr.decodeFromCompressedBase64(r.latency);
     latency.add(h);
     h.destroy();
+    const b = hdr.decodeFromCompressedBase64(r.busLatency);
+    busLatency.add(b);
+    b.destroy();
     messages += r.messages;
     for (const [k, v] of Object.entries(r.byChannel)) byChannel[k] = (byChannel[k] ?? 0) + v;
   }
@@ -958,6 +1322,9 @@ async function fanoutRun(
     tradeToSubscriberP50Ms: latency.getValueAtPercentile(50) / 1000,
     tradeToSubscriberP99Ms: latency.getValueAtPercentile(99) / 1000,
     tradeToSubscriberMaxMs: latency.maxValue / 1000,
+    busToSubscriberP50Ms: busLatency.totalCount > 0 ? busLatency.getValueAtPercentile(50) / 1000 : null,
+    busToSubscriberP99Ms: busLatency.totalCount > 0 ? busLatency.getValueAtPercentile(99) / 1000 : null,
+    busUnmatched: results.reduce((s, r) => s + r.busUnmatched, 0),
     bookGaps: results.reduce((s, r) => s + r.bookGaps, 0),
     replica,
     tradesMissing: results.reduce((s, r) => s + r.tradesMissing, 0),
@@ -976,10 +1343,15 @@ async function fanoutRun(
   };
   g.ack.destroy();
   latency.destroy();
+  busLatency.destroy();
   log(
     `  ${String(rate).padStart(5)} orders/s offered (${run.ordersAcked} acked, ${run.orderErrors} errors${run.orderErrors > 0 ? ` ${JSON.stringify(run.orderErrorCodes)}` : ""}, ack p50 ${run.orderAckP50Ms.toFixed(1)} / p99 ${run.orderAckP99Ms.toFixed(1)} ms): ` +
       `${run.messagesPerSec} msgs/s delivered ${JSON.stringify(run.byChannelPerSec)}, ${run.tradesReceived} trades received, ` +
-      `trade→subscriber p50 ${run.tradeToSubscriberP50Ms.toFixed(1)} / p99 ${run.tradeToSubscriberP99Ms.toFixed(1)} / max ${run.tradeToSubscriberMaxMs.toFixed(1)} ms; ` +
+      `trade→subscriber p50 ${run.tradeToSubscriberP50Ms.toFixed(1)} / p99 ${run.tradeToSubscriberP99Ms.toFixed(1)} / max ${run.tradeToSubscriberMaxMs.toFixed(1)} ms` +
+      (run.busToSubscriberP99Ms !== null
+        ? `, bus→subscriber p50 ${run.busToSubscriberP50Ms!.toFixed(1)} / p99 ${run.busToSubscriberP99Ms.toFixed(1)} ms (${run.busUnmatched} unmatched)`
+        : "") +
+      "; " +
       `book gaps ${run.bookGaps}, trades missing ${run.tradesMissing}, out of order ${run.tradesOutOfOrder}, replica ${JSON.stringify(replica)}, closed ${run.subscribersClosed}, per subscriber ${run.minMessagesPerSubscriber}..${run.maxMessagesPerSubscriber}; CPU ${JSON.stringify(cpuPercent)}`,
   );
   return run;
@@ -997,6 +1369,12 @@ interface Options {
   skipCluster: boolean;
   /** Also measure the fan-out from the all-in-one node (all subscribers on it): a baseline. */
   allInOneFanout: boolean;
+  /** Subscriber client: raw (frames parsed by the bench, the default) or ws (the ws library). */
+  client: "raw" | "ws";
+  /** CPU profiles of the engine, the API nodes and the subscriber threads (subdirectories of it). */
+  profileDir: string;
+  /** No cached-read measurements (fan-out only). */
+  skipReads: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -1011,9 +1389,12 @@ function parseArgs(argv: string[]): Options {
     seconds: Number(value("--seconds") ?? (quick ? 5 : 15)),
     connections: Number(value("--connections") ?? 64),
     subscribers: Number(value("--subscribers") ?? 1_000),
-    rates: (value("--rates") ?? (quick ? "50" : "20,50,100")).split(",").map(Number),
+    rates: (value("--rates") ?? (quick ? "50,300" : "20,50,100,200,400")).split(",").map(Number),
     skipCluster: argv.includes("--skip-cluster"),
     allInOneFanout: argv.includes("--all-in-one-fanout"),
+    client: value("--client") === "ws" ? "ws" : "raw",
+    profileDir: value("--profile-dir") ? resolvePath(value("--profile-dir")!) : "",
+    skipReads: argv.includes("--skip-reads"),
   };
 }
 
@@ -1027,9 +1408,9 @@ async function main(): Promise<void> {
   );
 
   // 1a. All-in-one.
-  log("cached reads, all-in-one node (bourse start):");
+  if (!options.skipReads) log("cached reads, all-in-one node (bourse start):");
   const dataDir = mkdtempSync(join(tmpdir(), "bourse-bench-cache-"));
-  let allInOne: { book: ReadResult; ticker: ReadResult };
+  let allInOne: { book: ReadResult; ticker: ReadResult } | null = null;
   let allInOneMetrics = "";
   const allInOneRuns: FanoutRun[] = [];
   {
@@ -1043,14 +1424,17 @@ async function main(): Promise<void> {
       const accounts = await createAccounts(url, 4);
       await seedBook(url, accounts);
       await waitSeeded(url, 10_000);
-      allInOne = await measureReads("all-in-one", url, node.pid, options);
-      allInOneMetrics = await readCacheMetrics(url);
-      if (allInOneMetrics) log(`  metrics: ${allInOneMetrics}`);
+      if (!options.skipReads) {
+        allInOne = await measureReads("all-in-one", url, node.pid, options);
+        allInOneMetrics = await readCacheMetrics(url);
+        if (allInOneMetrics) log(`  metrics: ${allInOneMetrics}`);
+      }
       if (options.allInOneFanout) {
         log(`fan-out from the all-in-one node: ${options.subscribers} subscribers on it`);
         const subscribers = await Subscribers.start(
           [`${url.replace(/^http/, "ws")}/v1/ws`],
           options.subscribers,
+          { client: options.client },
         );
         const generator = await Generator.connect(accounts.map((account) => ({ url, account })));
         try {
@@ -1095,25 +1479,28 @@ async function main(): Promise<void> {
     let subscribers: Subscribers | null = null;
     let generator: Generator | null = null;
     try {
-      cluster = await startCluster();
+      cluster = await startCluster(options.profileDir);
       const [api1, api2] = cluster.apis as [Cluster["apis"][0], Cluster["apis"][0]];
       log(`  engine leader; API nodes ${api1.url} ${api2.url}`);
       const accounts = await createAccounts(api1.url, 16);
       await seedBook(api1.url, accounts);
       await waitSeeded(api1.url, 15_000);
       await waitSeeded(api2.url, 15_000);
-      log("cached reads, API node 1 of the cluster:");
-      apiNode = await measureReads("api node", api1.url, api1.node.pid, options);
-      apiNodeMetrics = await readCacheMetrics(api1.url);
-      if (apiNodeMetrics) log(`  metrics: ${apiNodeMetrics}`);
+      if (!options.skipReads) {
+        log("cached reads, API node 1 of the cluster:");
+        apiNode = await measureReads("api node", api1.url, api1.node.pid, options);
+        apiNodeMetrics = await readCacheMetrics(api1.url);
+        if (apiNodeMetrics) log(`  metrics: ${apiNodeMetrics}`);
+      }
 
       log(
-        `fan-out: ${options.subscribers} subscribers (book + trades + ticker of ${symbol}) over 2 API nodes, in 2 worker threads of this process`,
+        `fan-out: ${options.subscribers} subscribers (book + trades + ticker of ${symbol}; ${options.client} client) over 2 API nodes, in 2 worker threads of this process`,
       );
       const s0 = performance.now();
       subscribers = await Subscribers.start(
         cluster.apis.map((a) => `${a.url.replace(/^http/, "ws")}/v1/ws`),
         options.subscribers,
+        { client: options.client, redisUrl: cluster.cacheUrl, profileDir: options.profileDir || undefined },
       );
       log(`  ${options.subscribers} subscribed in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
       generator = await Generator.connect(
@@ -1172,17 +1559,21 @@ async function main(): Promise<void> {
   const summary = {
     bench: "cache",
     quick: options.quick,
-    cachedReadsPerSec: best(allInOne!),
+    cachedReadsPerSec: best(allInOne),
     cachedReadsPerSecWhich: "max of book?depth=50 and ticker, all-in-one node",
-    cachedReadsPerSecAllInOne: best(allInOne!),
+    cachedReadsPerSecAllInOne: best(allInOne),
     cachedReadsPerSecApiNode: best(apiNode),
-    bookReadsPerSecAllInOne: allInOne!.book.readsPerSec,
-    tickerReadsPerSecAllInOne: allInOne!.ticker.readsPerSec,
+    bookReadsPerSecAllInOne: allInOne?.book.readsPerSec ?? null,
+    tickerReadsPerSecAllInOne: allInOne?.ticker.readsPerSec ?? null,
     bookReadsPerSecApiNode: apiNode?.book.readsPerSec ?? null,
     tickerReadsPerSecApiNode: apiNode?.ticker.readsPerSec ?? null,
     fanoutMessagesPerSec: headline?.messagesPerSec ?? null,
     tradeToSubscriberP50Ms: headline?.tradeToSubscriberP50Ms ?? null,
     tradeToSubscriberP99Ms: headline?.tradeToSubscriberP99Ms ?? null,
+    busToSubscriberP50Ms: headline?.busToSubscriberP50Ms ?? null,
+    busToSubscriberP99Ms: headline?.busToSubscriberP99Ms ?? null,
+    subscriberClient: options.client,
+    profiled: options.profileDir !== "",
     fanoutAtOrdersPerSec: headline?.ordersPerSecOffered ?? null,
     subscribers: options.subscribers,
     apiNodes: 2,
@@ -1191,7 +1582,7 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     loadAverageAtStart: Number(load[0]!.toFixed(2)),
     connections: options.connections,
-    reads: { allInOne: allInOne!, apiNode },
+    reads: { allInOne, apiNode },
     fanout: runs,
     ...(options.allInOneFanout ? { fanoutAllInOne: allInOneRuns } : {}),
     clusterError,
@@ -1203,4 +1594,6 @@ async function main(): Promise<void> {
 }
 
 if (isMainThread) await main();
+else if ((workerData as { busReader?: boolean }).busReader)
+  await busReaderWorker(workerData as { redisUrl: string; busTimes: SharedArrayBuffer });
 else await subscriberWorker(workerData as SubscriberSetup);

@@ -8,8 +8,13 @@
  * the command is durable (the Gateway waits for the pipeline).
  *
  * Fan-out: the node hands every durable batch's market-data updates to `publish`; each update is
- * serialized once and written to every subscriber. Writes to a socket are corked for the rest of the
- * event-loop turn, so a burst of replies and updates leaves in one syscall rather than one per message.
+ * serialized and framed once. A subscriber's frames of the turn are written together at the end of the
+ * event-loop turn: the frames broadcast in a turn are kept in one list, each subscriber notes which it
+ * gets, and a subscriber that gets a run of consecutive ones (the usual case: every subscriber of a
+ * market's channels) is sent that run concatenated, built once per turn and shared by every such
+ * subscriber: one socket write per subscriber and turn whatever the number of messages. Replies and
+ * other sends are corked for the rest of the turn (after the frames broadcast to that connection
+ * before them), so a burst leaves in one syscall rather than one per message.
  * A client that does not read is cut off once apiLimits.wsBufferedBytesMax bytes wait for it.
  */
 import type { IncomingMessage } from "node:http";
@@ -65,6 +70,8 @@ class Connection {
   alive = true;
   corked = false;
   closed = false;
+  /** Frames broadcast to it this turn and not written yet: indices into WsGateway.turnFrames, ascending. */
+  readonly pending: number[] = [];
   readonly socket: Socket;
 
   constructor(
@@ -95,6 +102,11 @@ export class WsGateway {
   private readonly balanceListeners = new Map<number, number>();
   private readonly accountFeed: AccountFeed;
   private readonly corked: Connection[] = [];
+  /** The frames broadcast this turn, and the connections with some of them pending. */
+  private turnFrames: Buffer[] = [];
+  private readonly queued: Connection[] = [];
+  /** Runs of consecutive turnFrames concatenated this turn (first * 2^24 + last → bytes). */
+  private readonly turnRuns = new Map<number, Buffer>();
   private flushScheduled = false;
   private readonly heartbeat: NodeJS.Timeout;
   private accepting = true;
@@ -179,24 +191,58 @@ export class WsGateway {
   private send(conn: Connection, text: string): void {
     if (conn.closed || conn.ws.readyState !== WebSocket.OPEN) return;
     this.cork(conn);
+    // What was broadcast to it before goes first.
+    if (conn.pending.length > 0) this.writePending(conn);
     conn.ws.send(text);
     this.checkBackPressure(conn);
   }
 
   /**
    * Fan-out of one message to many subscribers: the WebSocket frame is built once and the same bytes
-   * are written to every socket (ws would encode the string and frame it again for each). Safe next
-   * to ws's own sends: without permessage-deflate (off here) ws writes its frames straight to the
-   * socket too, so frames never interleave within a turn.
+   * go to every socket (ws would encode the string and frame it again for each), written at the end
+   * of the turn (flush). Safe next to ws's own sends: without permessage-deflate (off here) ws writes
+   * its frames straight to the socket too, and `send` writes a connection's pending frames first, so
+   * frames never interleave or reorder.
    */
   private broadcast(subscribers: Iterable<Connection>, text: string): void {
-    const frame = textFrame(text);
+    const index = this.turnFrames.push(textFrame(text)) - 1;
     for (const conn of subscribers) {
       if (conn.closed || conn.ws.readyState !== WebSocket.OPEN || conn.socket === undefined) continue;
-      this.cork(conn);
-      conn.socket.write(frame);
-      this.checkBackPressure(conn);
+      if (conn.pending.length === 0) {
+        this.queued.push(conn);
+        this.scheduleFlush();
+      }
+      conn.pending.push(index);
     }
+  }
+
+  /** Writes a connection's pending frames: one write of a shared run, or one write each. */
+  private writePending(conn: Connection): void {
+    const pending = conn.pending;
+    const n = pending.length;
+    if (n === 0) return;
+    if (conn.closed || conn.ws.readyState !== WebSocket.OPEN) {
+      pending.length = 0;
+      return;
+    }
+    const frames = this.turnFrames;
+    const first = pending[0]!;
+    const last = pending[n - 1]!;
+    if (n === 1) conn.socket.write(frames[first]!);
+    else if (last - first + 1 === n) {
+      const key = first * 16_777_216 + last;
+      let run = this.turnRuns.get(key);
+      if (run === undefined) {
+        run = Buffer.concat(frames.slice(first, last + 1));
+        this.turnRuns.set(key, run);
+      }
+      conn.socket.write(run);
+    } else {
+      this.cork(conn);
+      for (let k = 0; k < n; k++) conn.socket.write(frames[pending[k]!]!);
+    }
+    pending.length = 0;
+    this.checkBackPressure(conn);
   }
 
   private cork(conn: Connection): void {
@@ -204,10 +250,14 @@ export class WsGateway {
       conn.corked = true;
       conn.socket.cork();
       this.corked.push(conn);
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flush);
-      }
+      this.scheduleFlush();
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flush);
     }
   }
 
@@ -221,6 +271,11 @@ export class WsGateway {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    const queued = this.queued;
+    for (let i = 0; i < queued.length; i++) this.writePending(queued[i]!);
+    queued.length = 0;
+    this.turnFrames = [];
+    this.turnRuns.clear();
     const corked = this.corked;
     for (let i = 0; i < corked.length; i++) {
       const conn = corked[i]!;
