@@ -181,8 +181,11 @@ async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
     return true;
   };
 
+  /** Where `"sequence":` is in a book update of `symbol` when the server's key order is kept. */
+  const updateSequenceAt = `{"channel":"book","type":"update","symbol":"${symbol}",`.length;
   /** Where `"sequence":` starts in buf[start, end), or -1. */
   const findSequence = (buf: Buffer, start: number, end: number): number => {
+    if (matches(buf, start + updateSequenceAt, end, sequenceKey)) return start + updateSequenceAt;
     // `{"channel":"book","type":"update","symbol":"BTC-USD","sequence":…`: near the start.
     const near = Math.min(end - sequenceKey.length, start + 96);
     for (let k = start + 12; k <= near; k++)
@@ -216,17 +219,29 @@ async function subscriberWorker(setup: SubscriberSetup): Promise<void> {
   const tradePairs: number[] = [];
   const scanTrades = (buf: Buffer, start: number, end: number, out: number[]): boolean => {
     out.length = 0;
-    let k = start;
+    let k = start + 1; // past the message's own brace: the next ones open trade objects
     for (;;) {
-      while (k < end && !(buf[k] === 0x7b && matches(buf, k, end, tradeIdKey))) k++;
+      while (k < end && buf[k] !== 0x7b) k++;
       if (k >= end) return out.length > 0;
+      if (!matches(buf, k, end, tradeIdKey)) return false;
       if (!digitsAt(buf, k + tradeIdKey.length, end) || buf[scanned[1]!] !== 0x22) return false;
       const id = scanned[0]!;
-      k = scanned[1]!;
-      while (k < end && buf[k] !== 0x7d && !(buf[k] === 0x22 && matches(buf, k, end, timeKey))) k++;
-      if (k >= end || buf[k] === 0x7d || !digitsAt(buf, k + timeKey.length, end)) return false;
-      out.push(id, scanned[0]!);
-      k = scanned[1]!;
+      // The trade's closing brace; its time is the digits right before it, after "time":.
+      let close = scanned[1]!;
+      while (close < end && buf[close] !== 0x7d) close++;
+      if (close >= end) return false;
+      let d = close - 1;
+      let time = 0;
+      let unit = 1;
+      for (; d > k; d--) {
+        const digit = buf[d]! - 48;
+        if (digit < 0 || digit > 9) break;
+        time += digit * unit;
+        unit *= 10;
+      }
+      if (d === close - 1 || !matches(buf, d + 1 - timeKey.length, end, timeKey)) return false;
+      out.push(id, time);
+      k = close + 1;
     }
   };
 
