@@ -17,7 +17,7 @@
  *      2 API nodes, each subscribed to book + trades + ticker of BTC-USD, run in 2 worker threads of
  *      this process. Each subscriber is a TCP socket of its own that does the WebSocket upgrade and
  *      parses the server's frames itself (`--client ws`: the `ws` library's client instead, with
- *      permessage-deflate off, 2-3 times the CPU per message): every message is received on a real socket
+ *      permessage-deflate off: about twice the CPU per message): every message is received on a real socket
  *      and counted; book messages are checked in place (`"sequence":N`), trades messages are read for
  *      each trade's id and time (in place, JSON.parse when not in the server's layout), ticker messages
  *      only counted. An order generator (accounts made
