@@ -20,6 +20,7 @@
  * value above cacheLimits.valueBytesMax and use after close(). The client reconnects in the background.
  */
 import { createHash } from "node:crypto";
+import { connectFailFast } from "../journal/redis-log.js";
 import { cacheLimits } from "../limits.js";
 import { type Cache, CacheError, type CacheKind, type CacheKindPolicy, newCacheStats } from "./cache.js";
 import { type CacheOptions, checkValueSize, effectiveTtlMs, resolvePolicies } from "./memory-cache.js";
@@ -72,14 +73,6 @@ interface Waiting {
 const watchdogTicks = 4;
 
 /** Errors at connect that a retry cannot mend: credentials, rights, certificates. */
-function isPermanent(error: Error): boolean {
-  const code = (error as NodeJS.ErrnoException).code ?? "";
-  return (
-    /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(error.message) ||
-    code.startsWith("ERR_TLS") ||
-    /certificate|CERT_/i.test(`${code} ${error.message}`)
-  );
-}
 
 export class RedisCache implements Cache {
   readonly backend = "redis";
@@ -120,34 +113,12 @@ export class RedisCache implements Cache {
    */
   static async connect(location: RedisCacheLocation, options: RedisCacheOptions = {}): Promise<RedisCache> {
     const client = newCacheClient(location, options.clientName ?? "bourse-cache");
-    let lastError: Error | undefined;
-    let refused: (error: Error) => void = () => {};
-    client.on("error", (error: Error) => {
-      lastError = error;
-      // Retrying cannot mend a refused password or certificate: fail at once.
-      if (isPermanent(error)) refused(error);
-    });
-    const timeoutMs = options.connectTimeoutMs ?? connectTimeoutMsDefault;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const connecting = client.connect();
-      connecting.catch(() => {}); // when the timeout or a refusal wins the race, it may reject later
-      await Promise.race([
-        connecting,
-        new Promise((_, reject) => {
-          refused = reject;
-          timer = setTimeout(
-            () => reject(new CommandTimeout(`no connection within ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+      await connectFailFast(client, options.connectTimeoutMs ?? connectTimeoutMsDefault);
     } catch (error) {
-      client.destroy();
-      const cause = lastError ?? (error as Error);
-      throw new Error(`cache: cannot connect to ${location.redacted}: ${cause.message}`, { cause });
-    } finally {
-      clearTimeout(timer);
+      throw new Error(`cache: cannot connect to ${location.redacted}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return new RedisCache(client, location, options);
   }

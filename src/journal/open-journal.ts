@@ -6,9 +6,11 @@
  *     ?durability=memorydb|aof-always|aof-always+wait         what "durable" means (default aof-always+wait)
  *     &replicas=1                                             replicas WAIT must count
  *     &namespace=bourse                                       key prefix ({namespace} hash tag)
+ *     &ca=/etc/bourse/redis-ca.pem                            rediss:// with a private CA
  *
  * The rest of the code receives a Journal and does not know which.
  */
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { FileSystem } from "../platform/file-system.js";
 import { RealFileSystem } from "../platform/real-file-system.js";
@@ -37,6 +39,7 @@ export function parseRedisLocation(location: string): RedisLocation {
     throw new Error(`journal: "${location}" is not a URL`);
   }
   const result: RedisLocation = { url: "", durability: "aof-always+wait", replicas: 1, namespace: "bourse" };
+  let ca: string | undefined;
   for (const [name, value] of url.searchParams) {
     // A literal '+' in a query string reads as a space: accept `aof-always+wait` unescaped too.
     if (name === "durability") result.durability = parseDurability(value.replace(" ", "+"));
@@ -48,9 +51,14 @@ export function parseRedisLocation(location: string): RedisLocation {
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(value))
         throw new Error(`journal: namespace=${value}: letters, digits, _ . - only`);
       result.namespace = value;
+    } else if (name === "ca") {
+      if (!existsSync(value)) throw new Error(`journal: ca=${value}: no such file`);
+      ca = value;
     } else throw new Error(`journal: unknown parameter ${name} in the journal URL`);
   }
   url.search = "";
+  // The CA travels with the client's URL: src/journal/redis-log.ts reads it when it connects.
+  if (ca !== undefined) url.searchParams.set("ca", ca);
   result.url = url.toString();
   return result;
 }

@@ -4,12 +4,13 @@
  * the few operations the journal and the cluster use. No policy lives here: the Redis journal
  * (redis-journal.ts) decides what durable means, the cluster (src/cluster/) when to take over.
  */
+import { readFileSync } from "node:fs";
 import { createClient, RESP_TYPES } from "redis";
 import { JournalError } from "./errors.js";
 import { fn, functionsLibrary } from "./redis-functions.js";
 
 export interface RedisLogOptions {
-  /** redis://[user:password@]host:port[/db] or rediss:// (TLS). */
+  /** redis://[user:password@]host:port[/db] or rediss:// (TLS; ?ca=<PEM file> for a private CA). */
   url: string;
   /** Key prefix, as a hash tag so that every key of a log is in one cluster slot. */
   namespace?: string;
@@ -108,7 +109,13 @@ export class RedisLog {
   /** Connects (retrying in the background after a drop) and loads the function library. */
   static async connect(options: RedisLogOptions): Promise<RedisLog> {
     const client = newClient(options);
-    await client.connect();
+    try {
+      await connectFailFast(client, options.connectTimeoutMs ?? 10_000);
+    } catch (error) {
+      throw new Error(`journal: cannot connect to ${redactUrl(options.url)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
     const log = new RedisLog(client, options);
     try {
       await log.loadFunctions();
@@ -376,8 +383,16 @@ function epochStart(reply: unknown): EpochStart {
 type Client = ReturnType<typeof newClient>;
 
 function newClient(options: RedisLogOptions) {
+  // rediss://…?ca=<PEM file>: TLS with a private CA (the one query parameter meant for the client).
+  const url = new URL(options.url);
+  const caFile = url.searchParams.get("ca");
+  url.searchParams.delete("ca");
+  const tls =
+    url.protocol === "rediss:"
+      ? { tls: true as const, ...(caFile === null ? {} : { ca: readFileSync(caFile) }) }
+      : {};
   const client = createClient({
-    url: options.url,
+    url: url.toString(),
     name: options.clientName ?? "bourse",
     // No per-command timer (node-redis's default 5 s one costs ~19 µs of CPU per command and only
     // covers the wait before sending): a hung server is detected by the appender's own deadline.
@@ -386,11 +401,63 @@ function newClient(options: RedisLogOptions) {
       connectTimeout: options.connectTimeoutMs ?? 5_000,
       // Reconnect quickly: a dropped connection is usually a failover or a restart.
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000),
+      ...tls,
     },
   });
   // Errors surface on the commands that fail; the client's own event would otherwise crash the process.
   client.on("error", () => {});
   return client;
+}
+
+/** Refusals that retrying cannot mend: a wrong password or user, missing rights, a bad certificate. */
+export function isPermanentConnectError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return (
+    /^(WRONGPASS|NOAUTH|NOPERM)\b/.test(error.message) ||
+    code.startsWith("ERR_TLS") ||
+    /certificate|CERT_/i.test(`${code} ${error.message}`)
+  );
+}
+
+/**
+ * node-redis's connect() keeps retrying (its reconnect strategy) and never rejects a refused
+ * password: connect, or fail at once on a permanent refusal, or after `timeoutMs`, with the cause.
+ * The client is destroyed when it fails.
+ */
+export async function connectFailFast(
+  client: {
+    connect(): Promise<unknown>;
+    destroy(): void;
+    on(event: "error", listener: (e: Error) => void): unknown;
+  },
+  timeoutMs: number,
+): Promise<void> {
+  let lastError: Error | undefined;
+  let refused: (error: Error) => void = () => {};
+  client.on("error", (error: Error) => {
+    lastError = error;
+    if (isPermanentConnectError(error)) refused(error);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const connecting = client.connect();
+    connecting.catch(() => {}); // when the timeout or a refusal wins the race, it may reject later
+    await Promise.race([
+      connecting,
+      new Promise((_, reject) => {
+        refused = reject;
+        timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    client.destroy();
+    const cause = lastError ?? (error as Error);
+    throw lastError !== undefined && lastError !== error
+      ? new Error(`${(error as Error).message} (${cause.message})`, { cause })
+      : cause;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The URL without its password, for log lines. */
