@@ -16,7 +16,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,9 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import * as hdr from "hdr-histogram-js";
 import WebSocket from "ws";
+import { argValue } from "./lib/args.js";
+import { type Account, cpuSeconds, fundedAccount, nodeFlags } from "./lib/node-api.js";
+import { XorShift32 } from "./lib/rng.js";
 
 interface Options {
   quick: boolean;
@@ -34,12 +37,6 @@ interface Options {
   restRates: number[];
   seconds: number;
   connections: number;
-}
-
-interface Account {
-  accountId: string;
-  apiKey: string;
-  apiSecret: string;
 }
 
 interface RunResult {
@@ -68,10 +65,7 @@ const mainJs = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes("--quick");
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const value = (name: string): string | undefined => argValue(argv, name);
   const rates = (name: string, fallback: number[]): number[] => {
     const v = value(name);
     return v === undefined ? fallback : v.split(",").map(Number);
@@ -111,14 +105,7 @@ async function startServer(dataDir: string, profileDir: string | null): Promise<
       ...(profileDir === null ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`]),
       mainJs,
       "start",
-      "--port",
-      "0",
-      "--data-dir",
-      dataDir,
-      "--rate-limit-ip",
-      "0",
-      "--rate-limit-key",
-      "0",
+      ...nodeFlags(dataDir),
     ],
     {
       env: { ...process.env, BOURSE_ADMIN_TOKEN: adminToken, BOURSE_LOG_LEVEL: "info" },
@@ -143,45 +130,12 @@ async function stopServer(server: Server): Promise<void> {
   await exited;
 }
 
-/** CPU seconds (user + system) of a process so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return ticks / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function admin(url: string, path: string, body: unknown): Promise<unknown> {
-  const response = await fetch(url + path, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
-
 async function createAccounts(url: string, n: number): Promise<Account[]> {
   const accounts: Account[] = [];
+  const funds = { USD: "1000000000", ETH: "1000000" };
   for (let i = 0; i < n; i += 16) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(16, n - i) }, async () => {
-        const account = (await admin(url, "/v1/admin/accounts", { name: "bench" })) as Account;
-        await admin(url, `/v1/admin/accounts/${account.accountId}/deposits`, {
-          asset: "USD",
-          amount: "1000000000",
-          transferId: `bench-usd-${account.accountId}`,
-        });
-        await admin(url, `/v1/admin/accounts/${account.accountId}/deposits`, {
-          asset: "ETH",
-          amount: "1000000",
-          transferId: `bench-eth-${account.accountId}`,
-        });
-        return account;
-      }),
+      Array.from({ length: Math.min(16, n - i) }, () => fundedAccount(url, adminToken, "bench", funds)),
     );
     accounts.push(...batch);
   }
@@ -192,27 +146,17 @@ async function createAccounts(url: string, n: number): Promise<Account[]> {
 
 /** Seeded order bodies: limit orders ±20 ticks around 3000.00 on ETH-USD, a third IOC takers. */
 class OrderFlow {
-  private state = 0x9e3779b9;
-
-  private next(): number {
-    // xorshift32: cheap, seeded, good enough to pick prices.
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state / 4294967296;
-  }
+  private readonly random = new XorShift32(0x9e3779b9);
 
   body(): string {
-    const buy = this.next() < 0.5;
-    const taker = this.next() < 0.35;
-    const offset = Math.floor(this.next() * 21);
+    const buy = this.random.float() < 0.5;
+    const taker = this.random.float() < 0.35;
+    const offset = Math.floor(this.random.float() * 21);
     const ticks = taker
       ? 300_000 + (buy ? 25 : -25)
-      : 300_000 + (buy ? -offset : offset) + (this.next() < 0.5 ? 3 : -3);
+      : 300_000 + (buy ? -offset : offset) + (this.random.float() < 0.5 ? 3 : -3);
     const price = `${Math.floor(ticks / 100)}.${String(ticks % 100).padStart(2, "0")}`;
-    const quantity = `0.${String(1 + Math.floor(this.next() * 50)).padStart(3, "0")}`;
+    const quantity = `0.${String(1 + Math.floor(this.random.float() * 50)).padStart(3, "0")}`;
     // cancel_maker: a socket read brings hundreds of one account's orders in a row, so a taker often meets
     // its own resting order first; cancelling the maker (rather than the taker) keeps the book thin.
     return `{"symbol":"ETH-USD","side":"${buy ? "buy" : "sell"}","type":"limit","price":"${price}","quantity":"${quantity}"${taker ? ',"timeInForce":"IOC"' : ""},"selfTradePrevention":"cancel_maker"}`;

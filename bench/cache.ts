@@ -47,7 +47,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
@@ -58,6 +58,9 @@ import * as hdr from "hdr-histogram-js";
 import WebSocket from "ws";
 import { RedisMarketDataBus } from "../src/cache/redis-bus.js";
 import { type RedisServer, startRedis } from "../test/cluster/redis-servers.js";
+import { argValue } from "./lib/args.js";
+import { type Account, cpuSeconds, fundedAccount, nodeFlags } from "./lib/node-api.js";
+import { XorShift32 } from "./lib/rng.js";
 
 const symbol = "BTC-USD";
 const adminToken = "bench-admin-token";
@@ -737,51 +740,11 @@ function spawnNode(
   return new NodeChild(name, child);
 }
 
-/** CPU seconds (user + system) of a process so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
 // ───────────────────────────── REST: admin, signed orders, the seed book ─────────────────────────────
 
-interface Account {
-  accountId: string;
-  apiKey: string;
-  apiSecret: string;
-}
-
-async function admin(url: string, path: string, body: unknown): Promise<unknown> {
-  const response = await fetch(url + path, {
-    method: "POST",
-    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
-
 async function createAccounts(url: string, n: number): Promise<Account[]> {
-  return Promise.all(
-    Array.from({ length: n }, async () => {
-      const account = (await admin(url, "/v1/admin/accounts", { name: "bench-cache" })) as Account;
-      for (const [asset, amount] of [
-        ["USD", "1000000000"],
-        ["BTC", "100000"],
-      ] as const) {
-        await admin(url, `/v1/admin/accounts/${account.accountId}/deposits`, {
-          asset,
-          amount,
-          transferId: `bench-${asset}-${account.accountId}`,
-        });
-      }
-      return account;
-    }),
-  );
+  const funds = { USD: "1000000000", BTC: "100000" };
+  return Promise.all(Array.from({ length: n }, () => fundedAccount(url, adminToken, "bench-cache", funds)));
 }
 
 async function placeRest(url: string, account: Account, order: Record<string, unknown>): Promise<void> {
@@ -1025,23 +988,14 @@ async function readCacheMetrics(url: string): Promise<string> {
 
 /** Crossing limit orders around 50,000.00: makers ±1..20 ticks, 35% IOC takers 25 ticks through. */
 class OrderFlow {
-  private state = 0x9e3779b9;
-
-  private next(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state / 4294967296;
-  }
+  private readonly random = new XorShift32(0x9e3779b9);
 
   body(): string {
-    const buy = this.next() < 0.5;
-    const taker = this.next() < 0.35;
-    const offset = 1 + Math.floor(this.next() * 20);
+    const buy = this.random.float() < 0.5;
+    const taker = this.random.float() < 0.35;
+    const offset = 1 + Math.floor(this.random.float() * 20);
     const cents = taker ? 5_000_000 + (buy ? 25 : -25) : 5_000_000 + (buy ? -offset : offset);
-    const quantity = `0.${String(10 + Math.floor(this.next() * 200)).padStart(4, "0")}`;
+    const quantity = `0.${String(10 + Math.floor(this.random.float() * 200)).padStart(4, "0")}`;
     return `{"symbol":"${symbol}","side":"${buy ? "buy" : "sell"}","type":"limit","price":"${priceText(cents)}","quantity":"${quantity}"${taker ? ',"timeInForce":"IOC"' : ""},"selfTradePrevention":"cancel_maker"}`;
   }
 }
@@ -1204,21 +1158,7 @@ async function startCluster(profileDir: string): Promise<Cluster> {
       const dataDir = mkdtempSync(join(tmpdir(), `bourse-bench-cache-api${i}-`));
       const node = spawnNode(
         `api node ${i}`,
-        [
-          "api",
-          "--journal",
-          journal,
-          "--cache",
-          cache,
-          "--port",
-          "0",
-          "--data-dir",
-          dataDir,
-          "--rate-limit-ip",
-          "0",
-          "--rate-limit-key",
-          "0",
-        ],
+        ["api", "--journal", journal, "--cache", cache, ...nodeFlags(dataDir)],
         { BOURSE_MASTER_KEY: masterKey, BOURSE_ADMIN_TOKEN: adminToken },
         profileDir ? join(profileDir, `api${i}`) : undefined,
       );
@@ -1394,10 +1334,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const quick = argv.includes("--quick");
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(name);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
+  const value = (name: string): string | undefined => argValue(argv, name);
   return {
     quick,
     readSeconds: Number(value("--read-seconds") ?? (quick ? 2 : 8)),

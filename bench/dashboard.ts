@@ -26,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import WebSocket from "ws";
 import { type Account, adminToken, launchChromium, startWebServer } from "../test/web/harness.js";
+import { XorShift32 } from "./lib/rng.js";
 
 interface Options {
   quick: boolean;
@@ -150,7 +151,7 @@ class Bot {
   private rate = 0;
   private startedAt = 0;
   private due = 0;
-  private seed = 0x9e3779b9;
+  private readonly rng = new XorShift32(0x9e3779b9);
 
   private constructor(private readonly ws: WebSocket) {
     ws.on("message", (data) => this.onMessage(data.toString()));
@@ -177,13 +178,7 @@ class Bot {
   }
 
   private random(): number {
-    // xorshift32: deterministic, cheap.
-    let x = this.seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.seed = x >>> 0;
-    return this.seed / 4_294_967_296;
+    return this.rng.float();
   }
 
   private onMessage(text: string): void {

@@ -41,3 +41,18 @@ export class Rng {
     return this.float() < p;
   }
 }
+
+/** xorshift32 (Marsaglia): cheap and seeded, enough to pick the prices of a benchmark's order flow. */
+export class XorShift32 {
+  constructor(private state: number) {}
+
+  /** Uniform in [0, 1). */
+  float(): number {
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    return this.state / 4294967296;
+  }
+}

@@ -84,9 +84,16 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       await stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
-    admin: (method, path, body) =>
-      request(url, method, path, body, { authorization: `Bearer ${adminToken}` }),
+    admin: adminRequests(url, adminToken),
   };
+}
+
+/** Admin requests to the node at `url` (Bearer `token`): a TestServer's or a cluster node's `admin`. */
+export function adminRequests(
+  url: string,
+  token: string,
+): (method: string, path: string, body?: unknown) => Promise<Reply> {
+  return (method, path, body) => request(url, method, path, body, { authorization: `Bearer ${token}` });
 }
 
 export async function request(
@@ -95,12 +102,14 @@ export async function request(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  timeoutMs?: number,
 ): Promise<Reply> {
   const text = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
   const response = await fetch(url + path, {
     method,
     headers: { ...(text === undefined ? {} : { "content-type": "application/json" }), ...headers },
     ...(text === undefined ? {} : { body: text }),
+    ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
   });
   const replyText = await response.text();
   let parsed: unknown;
@@ -130,7 +139,10 @@ export function sign(
     .digest("hex");
 }
 
-/** A signed account request; `tamper` lets a test break one part of it. */
+/**
+ * A signed account request; `tamper` lets a test break one part of it. With `timeoutMs` a reply that
+ * never comes is an error (the request is aborted), not a hung test.
+ */
 export async function signed(
   server: { url: string },
   account: Account,
@@ -138,16 +150,24 @@ export async function signed(
   target: string,
   body?: unknown,
   tamper: { timestamp?: string; signature?: string; key?: string; signedBody?: string } = {},
+  timeoutMs?: number,
 ): Promise<Reply> {
   const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
   const timestamp = tamper.timestamp ?? String(Date.now());
   const signature =
     tamper.signature ?? sign(account.apiSecret, timestamp, method, target, tamper.signedBody ?? text);
-  return request(server.url, method, target, body === undefined ? undefined : text, {
-    "x-bourse-key": tamper.key ?? account.apiKey,
-    "x-bourse-timestamp": timestamp,
-    "x-bourse-signature": signature,
-  });
+  return request(
+    server.url,
+    method,
+    target,
+    body === undefined ? undefined : text,
+    {
+      "x-bourse-key": tamper.key ?? account.apiKey,
+      "x-bourse-timestamp": timestamp,
+      "x-bourse-signature": signature,
+    },
+    timeoutMs,
+  );
 }
 
 /**
@@ -186,12 +206,16 @@ export function fillsWhenAtLeast(
   );
 }
 
-/** Creates an account and funds it (decimal strings per asset). */
+/**
+ * Creates an account named `name` and funds it (decimal strings per asset) through `server.admin`:
+ * a TestServer, a cluster's API node, or { admin: adminRequests(url, token) }.
+ */
 export async function fundedAccount(
-  server: TestServer,
+  server: Pick<TestServer, "admin">,
   funds: Record<string, string> = { USD: "1000000", BTC: "100", ETH: "1000" },
+  name = "test",
 ): Promise<Account> {
-  const created = await server.admin("POST", "/v1/admin/accounts", { name: "test" });
+  const created = await server.admin("POST", "/v1/admin/accounts", { name });
   if (created.status !== 201) throw new Error(`create account: ${created.status} ${created.text}`);
   const account = created.body as Account;
   for (const [asset, amount] of Object.entries(funds)) {
@@ -213,6 +237,15 @@ export function limit(
   extra: object = {},
 ) {
   return { symbol, side, type: "limit", price, quantity, ...extra };
+}
+
+/** The WebSocket `auth` message of `account` (signature over timestamp + "WS/v1/ws"). */
+export function wsAuth(
+  account: Account,
+  timestamp = String(Date.now()),
+): { op: "auth"; key: string; timestamp: string; signature: string } {
+  const signature = createHmac("sha256", account.apiSecret).update(`${timestamp}WS/v1/ws`).digest("hex");
+  return { op: "auth", key: account.apiKey, timestamp, signature };
 }
 
 /** A WebSocket client: replies by id, and a queue of pushed messages. */
@@ -289,8 +322,7 @@ export class WsClient {
   }
 
   async auth(account: Account, timestamp = String(Date.now())): Promise<Json> {
-    const signature = createHmac("sha256", account.apiSecret).update(`${timestamp}WS/v1/ws`).digest("hex");
-    return this.send({ op: "auth", key: account.apiKey, timestamp, signature });
+    return this.send(wsAuth(account, timestamp));
   }
 
   close(): Promise<void> {

@@ -20,7 +20,16 @@ import { parseRedisLocation } from "../../src/journal/open-journal.js";
 import { RedisJournal } from "../../src/journal/redis-journal.js";
 import { type BookView, MarketData } from "../../src/marketdata/marketdata.js";
 import { Prng } from "../../src/platform/prng.js";
-import { type Account, type Json, type Reply, request, sign, signed } from "../api/helpers.js";
+import {
+  type Account,
+  adminRequests,
+  fundedAccount,
+  type Json,
+  type Reply,
+  request,
+  signed,
+  wsAuth,
+} from "../api/helpers.js";
 
 const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -236,8 +245,7 @@ export async function startApi(options: {
     wsUrl: `${url.replace(/^http/, "ws")}/v1/ws`,
     dataDir,
     secrets: options.secrets,
-    admin: (method, path, body) =>
-      request(url, method, path, body, { authorization: `Bearer ${options.secrets.adminToken}` }),
+    admin: adminRequests(url, options.secrets.adminToken),
     async stop(signal = "SIGTERM") {
       await proc.stop(signal);
       rmSync(dataDir, { recursive: true, force: true });
@@ -246,22 +254,48 @@ export async function startApi(options: {
 }
 
 /** An account created and funded through the admin API of `node`. */
-export async function createAccount(
+export function createAccount(
   node: ApiNode,
   funds: Record<string, string> = { USD: "100000000", BTC: "100000" },
 ): Promise<Account> {
-  const created = await node.admin("POST", "/v1/admin/accounts", { name: "cache-test" });
-  if (created.status !== 201) throw new Error(`create account: ${created.status} ${created.text}`);
-  const account = created.body as Account;
-  for (const [asset, amount] of Object.entries(funds)) {
-    const r = await node.admin("POST", `/v1/admin/accounts/${account.accountId}/deposits`, {
-      asset,
-      amount,
-      transferId: `fund-${account.accountId}-${asset}`,
-    });
-    if (r.status !== 200) throw new Error(`deposit: ${r.status} ${r.text}`);
-  }
-  return account;
+  return fundedAccount(node, funds, "cache-test");
+}
+
+/** A cluster of the cache tests: its secrets, journal and cache locations, and its engine node. */
+export interface CacheCluster {
+  secrets: ClusterSecrets;
+  /** The command log on `journalRedis` (aof-always, no replicas, namespace t1). */
+  journal: string;
+  /** The cache and market-data bus on `cacheRedis` (namespace t1). */
+  cache: string;
+  engine: EngineNode;
+}
+
+/** New secrets, the journal and cache locations on these servers, and engine node e1 (the leader). */
+export async function startCacheCluster(
+  journalRedis: { url: string },
+  cacheRedis: { url: string },
+): Promise<CacheCluster> {
+  const secrets = clusterSecrets();
+  const journal = `${journalRedis.url}?durability=aof-always&replicas=0&namespace=t1`;
+  const cache = `${cacheRedis.url}?namespace=t1`;
+  const engine = await startEngine({ journal, cache, nodeId: "e1", secrets });
+  return { secrets, journal, cache, engine };
+}
+
+/** Closes the clients, then stops the API nodes, the engine and the servers (in that order; errors ignored). */
+export async function stopCacheCluster(parts: {
+  watchers: BookWatcher[];
+  wsTraders: WsTrader[];
+  apis: (ApiNode | undefined)[];
+  engine: EngineNode | undefined;
+  servers: ({ stop(): Promise<void> } | undefined)[];
+}): Promise<void> {
+  for (const w of parts.watchers) await w.close().catch(() => {});
+  for (const t of parts.wsTraders) t.close();
+  await Promise.all(parts.apis.map((a) => a?.stop("SIGTERM").catch(() => {})));
+  await parts.engine?.proc.stop("SIGTERM").catch(() => {});
+  for (const server of parts.servers) await server?.stop().catch(() => {});
 }
 
 /** Polls `check` until it returns true; false at the deadline. */
@@ -464,10 +498,7 @@ export class WsTrader {
       ws.once("error", reject);
     });
     const trader = new WsTrader(ws);
-    const timestamp = String(Date.now());
-    const { createHmac } = await import("node:crypto");
-    const signature = createHmac("sha256", account.apiSecret).update(`${timestamp}WS/v1/ws`).digest("hex");
-    const auth = await trader.send({ op: "auth", key: account.apiKey, timestamp, signature });
+    const auth = await trader.send(wsAuth(account));
     if (auth.error !== undefined) throw new Error(`ws auth: ${JSON.stringify(auth)}`);
     return trader;
   }
@@ -514,6 +545,27 @@ export function impliedBook(
   return { bids, asks };
 }
 
+/**
+ * Checks that `book`'s levels are what the open orders of `accounts` on `node` imply (remaining
+ * quantity per price); returns those open orders.
+ */
+export async function checkBookIsOpenOrders(
+  check: Checks,
+  what: string,
+  book: { bids: Level[]; asks: Level[] },
+  node: ApiNode,
+  accounts: Account[],
+  symbol: string,
+  qtyDecimals: number,
+): Promise<Json[]> {
+  const open = (await Promise.all(accounts.map((account) => openOrders(node, account, symbol)))).flat();
+  const implied = impliedBook(open, qtyDecimals);
+  const where = `the open orders on ${node.proc.name} (GET /v1/orders)`;
+  check.equal(bookUnits(book.bids, qtyDecimals), implied.bids, `${what}: bids = the buy orders of ${where}`);
+  check.equal(bookUnits(book.asks, qtyDecimals), implied.asks, `${what}: asks = the sell orders of ${where}`);
+  return open;
+}
+
 export function bookUnits(levels: Level[], qtyDecimals: number): Map<string, bigint> {
   return new Map(levels.map(([p, q]) => [p, units(q, qtyDecimals)]));
 }
@@ -528,7 +580,7 @@ export async function openOrders(node: { url: string }, account: Account, symbol
 export { sleep };
 
 /** A signed request with a deadline: a reply that never comes is an error, not a hung test. */
-export async function signedWithin(
+export function signedWithin(
   node: { url: string },
   account: Account,
   method: string,
@@ -536,27 +588,7 @@ export async function signedWithin(
   body: unknown,
   timeoutMs: number,
 ): Promise<Reply> {
-  const text = body === undefined ? "" : JSON.stringify(body);
-  const timestamp = String(Date.now());
-  const response = await fetch(node.url + target, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-      "x-bourse-key": account.apiKey,
-      "x-bourse-timestamp": timestamp,
-      "x-bourse-signature": sign(account.apiSecret, timestamp, method, target, text),
-    },
-    ...(body === undefined ? {} : { body: text }),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const replyText = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = replyText.length > 0 ? JSON.parse(replyText) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, body: parsed, text: replyText, headers: response.headers };
+  return signed(node, account, method, target, body, {}, timeoutMs);
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -20,19 +20,17 @@ import {
   type ApiNode,
   accountVisible,
   BookWatcher,
-  bookUnits,
   Checks,
-  clusterSecrets,
+  checkBookIsOpenOrders,
   createAccount,
   type EngineNode,
-  impliedBook,
   notableLines,
-  openOrders,
   ordersOn,
   replayBook,
   restBook,
   startApi,
-  startEngine,
+  startCacheCluster,
+  stopCacheCluster,
   Trader,
   until,
   WsTrader,
@@ -50,10 +48,9 @@ const wsTraders: WsTrader[] = [];
 
 before(async () => {
   redis = await startRedis(); // appendonly yes, appendfsync always: the journal's aof-always check
-  const secrets = clusterSecrets();
-  journal = `${redis.url}?durability=aof-always&replicas=0&namespace=t1`;
-  const cache = `${redis.url}?namespace=t1`;
-  engine = await startEngine({ journal, cache, nodeId: "e1", secrets });
+  const cluster = await startCacheCluster(redis, redis);
+  ({ journal, engine } = cluster);
+  const { cache, secrets } = cluster;
   const started = await Promise.allSettled([
     startApi({ name: "api-a", journal, cache, secrets }),
     startApi({ name: "api-b", journal, cache, secrets }),
@@ -62,13 +59,7 @@ before(async () => {
   for (const s of started) if (s.status === "rejected") throw s.reason;
 });
 
-after(async () => {
-  for (const w of watchers) await w.close().catch(() => {});
-  for (const t of wsTraders) t.close();
-  await Promise.all(apis.map((a) => a.stop("SIGTERM").catch(() => {})));
-  await engine?.proc.stop("SIGTERM").catch(() => {});
-  await redis?.stop().catch(() => {});
-});
+after(() => stopCacheCluster({ watchers, wsTraders, apis, engine, servers: [redis] }));
 
 it("two API nodes: gap-free book streams, one final book everywhere, every order on both nodes", {
   timeout: 85_000,
@@ -158,20 +149,8 @@ it("two API nodes: gap-free book streams, one final book everywhere, every order
     check.equal({ symbol, ...w.book() }, bookA!, `${w.name}: snapshot + updates = GET /book on A`);
 
   // The book is what the open orders say (read on each node).
-  for (const node of [a, b]) {
-    const open = (await Promise.all(accounts.map((acc) => openOrders(node, acc, symbol)))).flat();
-    const implied = impliedBook(open, qtyDecimals);
-    check.equal(
-      bookUnits(bookA!.bids, qtyDecimals),
-      implied.bids,
-      `${node.proc.name}: bids = open buy orders`,
-    );
-    check.equal(
-      bookUnits(bookA!.asks, qtyDecimals),
-      implied.asks,
-      `${node.proc.name}: asks = open sell orders`,
-    );
-  }
+  for (const node of [a, b])
+    await checkBookIsOpenOrders(check, "GET /book on A", bookA!, node, accounts, symbol, qtyDecimals);
 
   // Trades: the same list everywhere, no repeats, and the orders did cross.
   const first = watchers[0]!.tradeIds;

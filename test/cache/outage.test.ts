@@ -28,20 +28,18 @@ import { type RedisServer, startRedis } from "../cluster/redis-servers.js";
 import {
   type ApiNode,
   BookWatcher,
-  bookUnits,
   Checks,
-  clusterSecrets,
+  checkBookIsOpenOrders,
   createAccount,
   type EngineNode,
-  impliedBook,
   notableLines,
-  openOrders,
   ordersOn,
   replayBook,
   restBook,
   sleep,
   startApi,
-  startEngine,
+  startCacheCluster,
+  stopCacheCluster,
   Trader,
   units,
   until,
@@ -75,20 +73,18 @@ async function setUp(outage: Outage, cluster: Cluster): Promise<void> {
   cluster.cacheRedis = await startCacheRedis(
     outage.keepData ? { settings: { appendonly: "yes", appendfsync: "always" } } : {},
   );
-  const secrets = clusterSecrets();
-  cluster.journal = `${cluster.journalRedis.url}?durability=aof-always&replicas=0&namespace=t1`;
-  const cache = `${cluster.cacheRedis.url}?namespace=t1`;
-  cluster.engine = await startEngine({ journal: cluster.journal, cache, nodeId: "e1", secrets });
+  const { secrets, journal, cache, engine } = await startCacheCluster(
+    cluster.journalRedis,
+    cluster.cacheRedis,
+  );
+  cluster.journal = journal;
+  cluster.engine = engine;
   cluster.api = await startApi({ name: "api", journal: cluster.journal, cache, secrets });
 }
 
-async function tearDown(cluster: Cluster): Promise<void> {
-  for (const w of cluster.watchers) await w.close().catch(() => {});
-  for (const t of cluster.wsTraders) t.close();
-  await cluster.api?.stop("SIGTERM").catch(() => {});
-  await cluster.engine?.proc.stop("SIGTERM").catch(() => {});
-  await cluster.cacheRedis?.stop().catch(() => {});
-  await cluster.journalRedis?.stop().catch(() => {});
+function tearDown(cluster: Cluster): Promise<void> {
+  const { watchers, wsTraders, api, engine, cacheRedis, journalRedis } = cluster;
+  return stopCacheCluster({ watchers, wsTraders, apis: [api], engine, servers: [cacheRedis, journalRedis] });
 }
 
 const outages: [string, Outage][] = [
@@ -244,17 +240,14 @@ async function trade(outage: Outage, cluster: Cluster): Promise<void> {
     );
     check.equal(book!.sequence, truth.book.sequence, "GET /book's sequence = the replay's");
   }
-  const open = (await Promise.all(accounts.map((acc) => openOrders(node, acc, symbol)))).flat();
-  const implied = impliedBook(open, qtyDecimals);
-  check.equal(
-    bookUnits(truth.book.bids, qtyDecimals),
-    implied.bids,
-    "replayed bids = the open buy orders (GET /v1/orders)",
-  );
-  check.equal(
-    bookUnits(truth.book.asks, qtyDecimals),
-    implied.asks,
-    "replayed asks = the open sell orders (GET /v1/orders)",
+  const open = await checkBookIsOpenOrders(
+    check,
+    "the replayed book",
+    truth.book,
+    node,
+    accounts,
+    symbol,
+    qtyDecimals,
   );
 
   // Every acknowledged order is known to the API node, consistently with its acknowledgment.

@@ -11,12 +11,11 @@
  * `restart()` starts the server again on the same port and config (the outage tests), `kill()` is
  * SIGKILL, `stop()` SIGTERM and removes the directory.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { createClient } from "redis";
-import { freePort, redisServerVersion } from "../cluster/redis-servers.js";
+import { commandOnce, freePort, launchRedisServer, startOnFreePort } from "../cluster/redis-servers.js";
 
 export const aclUser = "bourse";
 export const aclPassword = "secretpw";
@@ -91,15 +90,7 @@ export function makeCertificates(dir: string): { ca: string; cert: string; key: 
 }
 
 export async function startCacheRedis(options: CacheRedisOptions = {}): Promise<CacheRedisInstance> {
-  redisServerVersion();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startOnce(options);
-    } catch (error) {
-      // Another process may take the free port between the probe and the bind: try another.
-      if (attempt >= 5) throw error;
-    }
-  }
+  return startOnFreePort(() => startOnce(options));
 }
 
 async function startOnce(options: CacheRedisOptions): Promise<CacheRedisInstance> {
@@ -136,58 +127,25 @@ async function startOnce(options: CacheRedisOptions): Promise<CacheRedisInstance
   const url = `${scheme}://${auth}127.0.0.1:${port}${caFile === undefined ? "" : `?ca=${encodeURIComponent(caFile)}`}`;
   const ca = caFile === undefined ? undefined : fs.readFileSync(caFile);
 
-  const command = async (args: string[]): Promise<unknown> => {
-    const client = createClient({
-      socket: {
-        host: "127.0.0.1",
-        port,
-        reconnectStrategy: false,
-        connectTimeout: 2_000,
-        ...(options.tls ? { tls: true as const, ca } : {}),
+  const command = (args: string[]): Promise<unknown> =>
+    commandOnce(
+      {
+        socket: {
+          host: "127.0.0.1",
+          port,
+          reconnectStrategy: false,
+          connectTimeout: 2_000,
+          ...(options.tls ? { tls: true as const, ca } : {}),
+        },
+        ...(options.acl ? { username: aclUser, password: aclPassword } : {}),
       },
-      ...(options.acl ? { username: aclUser, password: aclPassword } : {}),
-    });
-    client.on("error", () => {});
-    await client.connect();
-    try {
-      return await client.sendCommand(args);
-    } finally {
-      client.destroy();
-    }
-  };
+      args,
+    );
 
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   const launch = async (): Promise<void> => {
-    const proc = spawn("redis-server", [config], { stdio: ["ignore", "ignore", "pipe"] });
-    child = proc;
-    let stderr = "";
-    proc.stderr!.setEncoding("utf8");
-    proc.stderr!.on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    let exitedEarly = false;
-    exited = new Promise<void>((resolve) =>
-      proc.on("exit", () => {
-        exitedEarly = true;
-        resolve();
-      }),
-    );
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (exitedEarly)
-        throw new Error(`redis-server on port ${port} exited at start: ${stderr}${readLog(dir)}`);
-      try {
-        await command(["PING"]);
-        return;
-      } catch {
-        if (Date.now() > deadline) {
-          proc.kill("SIGKILL");
-          throw new Error(`redis-server on port ${port} did not answer within 10 s: ${readLog(dir)}`);
-        }
-        await sleep(20);
-      }
-    }
+    ({ child, exited } = await launchRedisServer([config], port, dir, () => command(["PING"])));
   };
   const isRunning = (): boolean =>
     child !== undefined && child.exitCode === null && child.signalCode === null;
@@ -240,12 +198,4 @@ async function startOnce(options: CacheRedisOptions): Promise<CacheRedisInstance
       if (!stopOptions.keep) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function readLog(dir: string): string {
-  try {
-    return fs.readFileSync(path.join(dir, "redis.log"), "utf8").slice(-2_000);
-  } catch {
-    return "";
-  }
 }

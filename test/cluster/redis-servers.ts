@@ -8,7 +8,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { createClient } from "redis";
+import { createClient, type RedisClientOptions } from "redis";
 
 export interface RedisServer {
   readonly port: number;
@@ -62,8 +62,13 @@ export function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function command(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
+function command(port: number, args: string[]): Promise<unknown> {
+  return commandOnce({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } }, args);
+}
+
+/** Sends one command on a connection of its own (made with `options`), closed after the reply. */
+export async function commandOnce(options: RedisClientOptions, args: string[]): Promise<unknown> {
+  const client = createClient(options);
   client.on("error", () => {});
   await client.connect();
   try {
@@ -74,13 +79,60 @@ async function command(port: number, args: string[]): Promise<unknown> {
 }
 
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  return startOnFreePort(() => startOnce(options));
+}
+
+/**
+ * Checks the redis-server version, then runs `start` (which takes a free port) up to five times:
+ * another process may take the free port between the probe and the bind.
+ */
+export async function startOnFreePort<T>(start: () => Promise<T>): Promise<T> {
   redisServerVersion();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce(options);
+      return await start();
     } catch (error) {
-      // Another process may take the free port between the probe and the bind: try another.
       if (attempt >= 5) throw error;
+    }
+  }
+}
+
+/**
+ * Spawns `redis-server args` (its log file in `dir`) and waits up to 10 s until `ping` succeeds; an
+ * early exit or the deadline is an error carrying its stderr and the tail of its log.
+ */
+export async function launchRedisServer(
+  args: string[],
+  port: number,
+  dir: string,
+  ping: () => Promise<unknown>,
+): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+  let exitedEarly = false;
+  const exited = new Promise<void>((resolve) =>
+    child.on("exit", () => {
+      exitedEarly = true;
+      resolve();
+    }),
+  );
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (exitedEarly)
+      throw new Error(`redis-server on port ${port} exited at start: ${stderr}${readLog(dir)}`);
+    try {
+      await ping();
+      return { child, exited };
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`redis-server on port ${port} did not answer within 10 s: ${readLog(dir)}`);
+      }
+      await sleep(20);
     }
   }
 }
@@ -107,34 +159,7 @@ async function startOnce(options: RedisServerOptions): Promise<RedisServer> {
     if (name === "replicaof") args.push(...value.split(" "));
     else args.push(value);
   }
-  const child = spawn("redis-server", args, { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr!.setEncoding("utf8");
-  child.stderr!.on("data", (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  let exitedEarly = false;
-  void exited.then(() => {
-    exitedEarly = true;
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (exitedEarly) {
-      const log = readLog(dir);
-      throw new Error(`redis-server on port ${port} exited at start: ${stderr}${log}`);
-    }
-    try {
-      await command(port, ["PING"]);
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`redis-server on port ${port} did not answer within 10 s`);
-      }
-      await sleep(20);
-    }
-  }
+  const { child, exited } = await launchRedisServer(args, port, dir, () => command(port, ["PING"]));
   if (options.replicaOf) await waitReplicaLink(port);
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -154,7 +179,8 @@ async function startOnce(options: RedisServerOptions): Promise<RedisServer> {
   };
 }
 
-function readLog(dir: string): string {
+/** The tail of a server's redis.log in `dir` (empty when there is none). */
+export function readLog(dir: string): string {
   try {
     return fs.readFileSync(path.join(dir, "redis.log"), "utf8").slice(-2_000);
   } catch {
