@@ -166,20 +166,23 @@ export class ApiMetrics {
         "Public reads rendered and cached (misses, since start)",
         () => marketData().renders,
       );
-      gauge(
-        "bourse_marketdata_resyncs",
-        "API node: market-data resyncs from the cache (since start)",
-        () => marketData().replica?.resyncs,
-      );
-      gauge(
-        "bourse_marketdata_gaps",
-        "API node: gaps seen on the market-data bus (since start)",
-        () => marketData().replica?.gaps,
-      );
-      gauge("bourse_marketdata_stale", "API node: 1 while market data is being resynced", () => {
-        const replica = marketData().replica;
-        return replica === undefined ? undefined : replica.stale ? 1 : 0;
-      });
+      // Only API nodes have a replica: an all-in-one node does not show these at all.
+      if (marketData().replica !== undefined) {
+        gauge(
+          "bourse_marketdata_resyncs",
+          "API node: market-data resyncs from the cache (since start)",
+          () => marketData().replica?.resyncs,
+        );
+        gauge(
+          "bourse_marketdata_gaps",
+          "API node: gaps seen on the market-data bus (since start)",
+          () => marketData().replica?.gaps,
+        );
+        gauge("bourse_marketdata_stale", "API node: 1 while market data is being resynced", () => {
+          const replica = marketData().replica;
+          return replica === undefined ? undefined : replica.stale ? 1 : 0;
+        });
+      }
     }
     const metrics = this;
     new Gauge({
