@@ -89,6 +89,11 @@ function comparePrices(a: string, b: string): number {
 export class SortedLevels {
   readonly prices: string[] = [];
   readonly quantities = new Map<string, string>();
+  /**
+   * The snapshot had as many levels as it may hold: the side may go deeper than what is known here.
+   * Once such a side has fewer levels than that, levels from beyond the snapshot may be missing.
+   */
+  truncated = false;
 
   private search(price: string): number {
     let lo = 0;
@@ -113,6 +118,7 @@ export class SortedLevels {
   clear(): void {
     this.prices.length = 0;
     this.quantities.clear();
+    this.truncated = false;
   }
 
   /** At most `depth` levels, best first (highest first for bids). */
@@ -176,11 +182,13 @@ class ReplicaMarket {
     this.trades = new Trades(tradesMax);
   }
 
-  install(book: BookSnapshot, trades: TradesSnapshot, ticker: TickerSnapshot): void {
+  install(book: BookSnapshot, trades: TradesSnapshot, ticker: TickerSnapshot, depthMax: number): void {
     this.bids.clear();
     this.asks.clear();
     for (const [p, q] of book.bids) this.bids.set(p, q);
     for (const [p, q] of book.asks) this.asks.set(p, q);
+    this.bids.truncated = book.bids.length >= depthMax;
+    this.asks.truncated = book.asks.length >= depthMax;
     this.sequence = book.sequence;
     this.bookAt = book.at;
     this.trades.clear();
@@ -372,7 +380,7 @@ export class MarketDataReplica implements PublicMarketData {
       let from = Number.POSITIVE_INFINITY;
       for (const [i, symbol] of this.symbols.entries()) {
         const [book, trades, ticker] = snapshots[i]!;
-        this.markets.get(symbol)!.install(book, trades, ticker);
+        this.markets.get(symbol)!.install(book, trades, ticker, this.bookDepthMax);
         from = Math.min(from, book.at, trades.at, ticker.at);
       }
       if (!Number.isFinite(from)) from = -1;
@@ -462,6 +470,19 @@ export class MarketDataReplica implements PublicMarketData {
     this.stats.lastSeq = batch.seq;
     this.stats.batches++;
     if (applied.length > 0) this.emit(this.updateListeners, applied);
+    // A side deeper than its snapshot lost levels: what was beyond the snapshot is now within reach
+    // of a query and unknown here. A fresh snapshot has it (the publisher rewrites changed books).
+    for (const u of applied) {
+      if (u.channel !== "book") continue;
+      const m = this.markets.get(u.symbol)!;
+      if (
+        (m.bids.truncated && m.bids.prices.length < this.bookDepthMax) ||
+        (m.asks.truncated && m.asks.prices.length < this.bookDepthMax)
+      ) {
+        this.gap(`${u.symbol}: the book is deeper than its snapshot's ${this.bookDepthMax} levels a side`);
+        return;
+      }
+    }
   }
 
   private emit<T>(listeners: Set<(value: T) => void>, value: T): void {

@@ -39,7 +39,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 class Exchange {
   readonly engine = new Engine(config);
   readonly stream: CommandStream;
-  readonly md = new MarketData(config, { accountMessages: false });
+  readonly md: MarketData;
   readonly publisher: MarketDataPublisher;
   private readonly events: EngineEvent[] = [];
   commands = 0;
@@ -50,7 +50,12 @@ class Exchange {
     readonly bus: MarketDataBus,
     readonly cache: Cache,
     publisherOptions: { refreshEveryMs?: number } = {},
+    bookDepthMax?: number,
   ) {
+    this.md = new MarketData(config, {
+      accountMessages: false,
+      ...(bookDepthMax === undefined ? {} : { limits: { bookDepthMax } }),
+    });
     this.stream = new CommandStream(config, seed, 8);
     this.publisher = new MarketDataPublisher({
       marketData: this.md,
@@ -241,6 +246,31 @@ describe("market-data replica, in-process backends", () => {
     await caughtUp("with a quiet market", replica, exchange.md);
     assert.equal(replica.stats.gaps, 0, "synced at once, from the watermark");
     assert.equal(replica.stats.resyncs, 1);
+    await replica.close();
+    await exchange.publisher.close();
+  });
+
+  test("a book deeper than its snapshot: once levels from beyond it come within reach, the replica resyncs", async () => {
+    // Snapshots of 4 levels a side, books of tens of levels: every side is deeper than its snapshot.
+    const depth = 4;
+    const bus = new MemoryMarketDataBus();
+    const cache = new MemoryCache();
+    const exchange = new Exchange(23, bus, cache, {}, depth);
+    await exchange.run(400);
+    await exchange.publisher.start();
+    const replica = new MarketDataReplica({
+      config,
+      bus,
+      cache,
+      bookDepthMax: depth,
+      log: () => {},
+      retryMinMs: 5,
+      retryMaxMs: 50,
+    });
+    await replica.start();
+    await exchange.run(1_500);
+    await caughtUp("with books deeper than their snapshots", replica, exchange.md);
+    assert.ok(replica.stats.gaps > 0, "levels from beyond a snapshot came within reach at least once");
     await replica.close();
     await exchange.publisher.close();
   });
