@@ -17,6 +17,8 @@ export type OpenBusOptions = MemoryBusOptions &
   RedisBusOptions & {
     /** How long to wait for the first Redis connection (default 5,000 ms). */
     connectTimeoutMs?: number;
+    /** No connection by then is not an error: the bus starts unreachable and connects in the background. */
+    allowUnreachable?: boolean;
   };
 
 export async function openBus(
@@ -29,7 +31,7 @@ export async function openBus(
   if (isRedisCacheUrl(location)) {
     const parsed = parseRedisCacheUrl(location);
     const bus = new RedisMarketDataBus(parsed, options);
-    if (await bus.ready(options.connectTimeoutMs ?? 5_000)) return bus;
+    if ((await bus.ready(options.connectTimeoutMs ?? 5_000)) || options.allowUnreachable === true) return bus;
     await bus.close();
     throw new Error(`market-data bus: no connection to ${parsed.redacted}`);
   }

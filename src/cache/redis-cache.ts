@@ -20,7 +20,7 @@
  * value above cacheLimits.valueBytesMax and use after close(). The client reconnects in the background.
  */
 import { createHash } from "node:crypto";
-import { connectFailFast } from "../journal/redis-log.js";
+import { connectFailFast, isPermanentConnectError } from "../journal/redis-log.js";
 import { cacheLimits } from "../limits.js";
 import { type Cache, CacheError, type CacheKind, type CacheKindPolicy, newCacheStats } from "./cache.js";
 import { type CacheOptions, checkValueSize, effectiveTtlMs, resolvePolicies } from "./memory-cache.js";
@@ -33,6 +33,11 @@ export interface RedisCacheOptions extends CacheOptions {
   commandTimeoutMs?: number;
   /** connect() gives up after this long (default 5,000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * A server that does not answer at start is not an error: the cache starts unreachable (misses,
+   * dropped writes) and connects in the background. A refused password or certificate still is.
+   */
+  allowUnreachable?: boolean;
 }
 
 const commandTimeoutMsDefault = cacheLimits.redisReplyTimeoutMs;
@@ -116,6 +121,12 @@ export class RedisCache implements Cache {
     try {
       await connectFailFast(client, options.connectTimeoutMs ?? connectTimeoutMsDefault);
     } catch (error) {
+      if (options.allowUnreachable === true && !isPermanentConnectError(error as Error)) {
+        // The client was destroyed: a new one keeps trying (its reconnect strategy) while the cache misses.
+        const later = newCacheClient(location, options.clientName ?? "bourse-cache");
+        later.connect().catch(() => {});
+        return new RedisCache(later, location, options);
+      }
       throw new Error(`cache: cannot connect to ${location.redacted}: ${(error as Error).message}`, {
         cause: error,
       });

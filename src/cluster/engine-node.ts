@@ -165,7 +165,9 @@ export class ClusterNode {
       clientName: `bourse-node-${this.options.nodeId}`,
     });
     if (this.options.cacheUrl !== undefined)
-      this.marketData = await LeaderMarketData.open(this.options.cacheUrl, this.options.config);
+      this.marketData = await LeaderMarketData.open(this.options.cacheUrl, this.options.config, (m) =>
+        this.logLine(`node ${this.options.nodeId}: ${m}`),
+      );
     this.server = http.createServer((request, response) => this.handle(request, response));
     this.server.keepAliveTimeout = 30_000;
     await new Promise<void>((resolve, reject) => {

@@ -20,6 +20,9 @@ import type { EngineEvent } from "../engine/types.js";
 import type { CommittedCommand } from "../journal/durable-engine.js";
 import { MarketData } from "../marketdata/marketdata.js";
 
+/** How long the engine waits for the cache at start before it goes on without it. */
+const startConnectMs = 2_000;
+
 /** How often the ticker's 24 h window is moved on without trades. */
 const clockEveryMs = 1_000;
 
@@ -33,10 +36,23 @@ export class LeaderMarketData {
     readonly bus: MarketDataBus,
   ) {}
 
-  static async open(url: string, config: EngineConfig): Promise<LeaderMarketData> {
-    const cache = await openCache(url);
+  /**
+   * An unreachable cache at start does not keep the engine from starting (matching never depends on
+   * the cache): it starts unreachable, the publisher drops and counts, and rewrites every snapshot
+   * once Redis answers. A refused password or certificate is a configuration error and stops here.
+   */
+  static async open(
+    url: string,
+    config: EngineConfig,
+    log: (line: string) => void = () => {},
+  ): Promise<LeaderMarketData> {
+    const reach = { allowUnreachable: true, connectTimeoutMs: startConnectMs };
+    const cache = await openCache(url, reach);
     try {
-      return new LeaderMarketData(config, cache, await openBus(url));
+      const bus = await openBus(url, reach);
+      if (!cache.healthy || !bus.healthy)
+        log(`market data: the cache ${cache.backend} is not reachable yet; publishing once it is`);
+      return new LeaderMarketData(config, cache, bus);
     } catch (error) {
       await cache.close().catch(() => {});
       throw error;

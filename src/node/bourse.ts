@@ -410,10 +410,14 @@ async function openMarketData(
 ): Promise<MarketDataSide> {
   const local = new MemoryCache();
   if (config.journal !== null && config.cacheUrl !== null) {
-    const cache: Cache = await openCache(config.cacheUrl);
+    // An unreachable cache at start does not keep the node from taking orders: its replica stays
+    // stale (public reads answer MARKET_DATA_UNAVAILABLE) until Redis answers. A refused password or
+    // certificate is a configuration error and stops here.
+    const reach = { allowUnreachable: true, connectTimeoutMs: 2_000 };
+    const cache: Cache = await openCache(config.cacheUrl, reach);
     let bus: MarketDataBus;
     try {
-      bus = await openBus(config.cacheUrl);
+      bus = await openBus(config.cacheUrl, reach);
     } catch (error) {
       await cache.close().catch(() => {});
       throw error;
