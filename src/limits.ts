@@ -209,6 +209,13 @@ export const cacheLimits = {
   redisReplyTimeoutMs: 1_000,
   /** Connecting to the cache's Redis at start gives up after this long. */
   redisConnectTimeoutMs: 5_000,
+  /**
+   * An engine or API node waits this long for the cache at start, then starts without it (orders
+   * never wait for the cache) and connects in the background.
+   */
+  nodeStartCacheWaitMs: 2_000,
+  /** An API node waits this long for its first market-data sync before it listens anyway. */
+  replicaStartWaitMs: 5_000,
   /** How often the publisher rewrites the snapshot of a market whose book changed. */
   snapshotEveryMs: 100,
 } as const;

@@ -23,7 +23,7 @@ import type { Duplex } from "node:stream";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { PublicMarketData } from "../cache/public-market-data.js";
 import type { EngineEvent } from "../engine/types.js";
-import type { MarketDataUpdate } from "../marketdata/marketdata.js";
+import type { BookView, MarketDataUpdate } from "../marketdata/marketdata.js";
 import { marketDataLimits } from "../marketdata/marketdata-limits.js";
 import type { Views } from "../marketdata/views.js";
 import { AccountFeed, type AccountMessage } from "./account-feed.js";
@@ -54,6 +54,11 @@ function textFrame(text: string): Buffer {
   }
   frame.write(text, header, "utf8");
   return frame;
+}
+
+/** The first message of a book subscription, and what a resync sends again. */
+function bookSnapshot(book: BookView): string {
+  return JSON.stringify({ channel: "book", type: "snapshot", ...book });
 }
 
 const publicChannels: ReadonlySet<string> = new Set(["book", "trades", "ticker"]);
@@ -322,7 +327,7 @@ export class WsGateway {
       if (text === undefined) {
         const book = this.ctx.marketData.book(symbol, depth);
         if (book === undefined) return;
-        text = JSON.stringify({ channel: "book", type: "snapshot", ...book });
+        text = bookSnapshot(book);
         bySize.set(depth, text);
       }
       this.send(conn, text);
@@ -485,7 +490,7 @@ export class WsGateway {
       conn.bookDepths.set(symbol!, depth);
       // An API node that is not synced yet sends the snapshot when it is (resync below).
       const book = this.ctx.marketData.book(symbol!, depth);
-      if (book !== undefined) this.send(conn, JSON.stringify({ channel: "book", type: "snapshot", ...book }));
+      if (book !== undefined) this.send(conn, bookSnapshot(book));
     } else if (channel === "ticker") {
       const ticker = this.ctx.marketData.ticker(symbol!);
       if (ticker !== undefined) this.send(conn, JSON.stringify({ channel: "ticker", ...ticker }));
@@ -525,6 +530,7 @@ export class WsGateway {
 
   private unsubscribeKey(conn: Connection, key: string): void {
     if (!conn.subscriptions.delete(key)) return;
+    if (key.startsWith("book:")) conn.bookDepths.delete(key.slice(5));
     this.countListener(key, -1);
     const subscribers = this.channels.get(key);
     if (subscribers === undefined) return;

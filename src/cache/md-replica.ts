@@ -259,7 +259,10 @@ export class MarketDataReplica implements PublicMarketData {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly log: (message: string) => void;
-  private readonly candleMemo = new Map<string, { time: number; candles: Promise<CandleView[]> }>();
+  private readonly candleMemo = new Map<
+    string,
+    { time: number; candles: Promise<CandleView[] | undefined> }
+  >();
   private readonly updateListeners = new Set<(updates: PublicUpdate[]) => void>();
   private readonly resyncListeners = new Set<(symbol: string) => void>();
   private subscription: BusSubscription | null = null;
@@ -495,21 +498,25 @@ export class MarketDataReplica implements PublicMarketData {
     }
   }
 
+  /**
+   * The queries answer undefined for an unknown symbol and before the first sync (the replica knows
+   * nothing yet: not an empty book). While it resyncs they answer what it last had (`stale`).
+   */
   book(symbol: string, depth: number = this.bookDepthMax): BookView | undefined {
-    const m = this.markets.get(symbol);
+    const m = this.synced ? this.markets.get(symbol) : undefined;
     if (m === undefined) return undefined;
     const d = depth > 0 ? Math.min(Math.floor(depth), this.bookDepthMax) : 0;
     return { symbol, sequence: m.sequence, bids: m.bids.levels(d, true), asks: m.asks.levels(d, false) };
   }
 
   trades(symbol: string, limit: number = this.tradesMax): TradeView[] | undefined {
-    const m = this.markets.get(symbol);
+    const m = this.synced ? this.markets.get(symbol) : undefined;
     if (m === undefined) return undefined;
     return limit > 0 ? m.trades.newestFirst(Math.min(Math.floor(limit), this.tradesMax)) : [];
   }
 
   ticker(symbol: string): TickerView | undefined {
-    const m = this.markets.get(symbol);
+    const m = this.synced ? this.markets.get(symbol) : undefined;
     if (m === undefined) return undefined;
     return (
       m.ticker ?? {
@@ -527,7 +534,8 @@ export class MarketDataReplica implements PublicMarketData {
 
   /**
    * Candles from the cache (what the publisher rendered last), the read reused for candlesMemoMs;
-   * start times within [from, to], oldest first, the newest `limit`. An unreachable cache reads as none.
+   * start times within [from, to], oldest first, the newest `limit`. Undefined when the cache is
+   * unreachable or holds no candles for the market (not an empty list: that would say "no trades").
    */
   async candles(
     symbol: string,
@@ -536,7 +544,7 @@ export class MarketDataReplica implements PublicMarketData {
     to?: number,
     limit?: number,
   ): Promise<CandleView[] | undefined> {
-    if (!this.markets.has(symbol)) return undefined;
+    if (!this.synced || !this.markets.has(symbol)) return undefined;
     if (!candleIntervals.includes(interval))
       throw new Error(`marketdata: unknown candle interval ${interval}`);
     const key = candleKey(symbol, interval);
@@ -544,13 +552,14 @@ export class MarketDataReplica implements PublicMarketData {
     let memo = this.candleMemo.get(key);
     if (memo === undefined || now - memo.time >= this.candlesMemoMs) {
       const candles = this.cache.get("candles", key).then(
-        (text) => parse<{ candles: CandleView[] }>(text)?.candles ?? [],
-        () => [] as CandleView[],
+        (text) => parse<{ candles: CandleView[] }>(text)?.candles,
+        () => undefined,
       );
       memo = { time: now, candles };
       this.candleMemo.set(key, memo);
     }
     const all = await memo.candles;
+    if (!Array.isArray(all)) return undefined;
     const lo = from ?? Number.NEGATIVE_INFINITY;
     const hi = to ?? Number.POSITIVE_INFINITY;
     const selected = all.filter((c) => c.time >= lo && c.time <= hi);

@@ -7,10 +7,12 @@
  * Anything else is a CacheError CACHE_BAD_URL. A Redis that cannot be reached at start is an Error
  * naming the URL with its password redacted (an outage later is not: the cache degrades to misses).
  */
+
+import { isRedisUrl } from "../journal/open-journal.js";
 import { type Cache, CacheError } from "./cache.js";
 import { type CacheOptions, MemoryCache } from "./memory-cache.js";
 import { RedisCache, type RedisCacheOptions } from "./redis-cache.js";
-import { isRedisCacheUrl, parseRedisCacheUrl } from "./redis-connection.js";
+import { parseRedisCacheUrl } from "./redis-connection.js";
 
 export type OpenCacheOptions = CacheOptions & RedisCacheOptions;
 
@@ -21,7 +23,7 @@ export async function openCache(
   const location = url?.trim();
   if (location === undefined || location === "" || location.toLowerCase() === "memory")
     return new MemoryCache(options);
-  if (isRedisCacheUrl(location)) return RedisCache.connect(parseRedisCacheUrl(location), options);
+  if (isRedisUrl(location)) return RedisCache.connect(parseRedisCacheUrl(location), options);
   throw new CacheError(
     "CACHE_BAD_URL",
     `cache: "${location.replace(/\/\/[^@/]*@/, "//***@")}" is not "memory", redis://… or rediss://…`,

@@ -12,16 +12,11 @@
 import type { MarketDataBus, PublicUpdate } from "../cache/bus.js";
 import type { Cache } from "../cache/cache.js";
 import { MarketDataPublisher } from "../cache/md-publisher.js";
-import { openBus } from "../cache/open-bus.js";
-import { openCache } from "../cache/open-cache.js";
+import { openNodeCache } from "../cache/open-bus.js";
 import { type EngineConfig, settleConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
-import type { EngineEvent } from "../engine/types.js";
-import type { CommittedCommand } from "../journal/durable-engine.js";
+import { type CommittedCommand, eventsOf } from "../journal/durable-engine.js";
 import { MarketData } from "../marketdata/marketdata.js";
-
-/** How long the engine waits for the cache at start before it goes on without it. */
-const startConnectMs = 2_000;
 
 /** How often the ticker's 24 h window is moved on without trades. */
 const clockEveryMs = 1_000;
@@ -46,17 +41,10 @@ export class LeaderMarketData {
     config: EngineConfig,
     log: (line: string) => void = () => {},
   ): Promise<LeaderMarketData> {
-    const reach = { allowUnreachable: true, connectTimeoutMs: startConnectMs };
-    const cache = await openCache(url, reach);
-    try {
-      const bus = await openBus(url, reach);
-      if (!cache.healthy || !bus.healthy)
-        log(`market data: the cache ${cache.backend} is not reachable yet; publishing once it is`);
-      return new LeaderMarketData(config, cache, bus);
-    } catch (error) {
-      await cache.close().catch(() => {});
-      throw error;
-    }
+    const { cache, bus } = await openNodeCache(url);
+    if (!cache.healthy || !bus.healthy)
+      log(`market data: the cache ${cache.backend} is not reachable yet; publishing once it is`);
+    return new LeaderMarketData(config, cache, bus);
   }
 
   /** The node became leader with this engine state (everything up to its lastSeq is durable). */
@@ -82,12 +70,7 @@ export class LeaderMarketData {
   committed(batch: readonly CommittedCommand[]): void {
     const term = this.term;
     if (term === null || batch.length === 0) return;
-    const events: EngineEvent[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i]!.events;
-      for (let k = 0; k < e.length; k++) events.push(e[k]!);
-    }
-    const updates = term.marketData.apply(events) as PublicUpdate[];
+    const updates = term.marketData.apply(eventsOf(batch)) as PublicUpdate[];
     term.publisher.publish(batch[batch.length - 1]!.command.seq, updates);
   }
 

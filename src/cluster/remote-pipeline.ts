@@ -16,7 +16,7 @@
 import { defaultConfig, type EngineConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { Command, EngineEvent } from "../engine/types.js";
-import type { CommitListener } from "../journal/durable-engine.js";
+import { type CommitListener, eventsOf } from "../journal/durable-engine.js";
 import { JournalCorruptionError } from "../journal/errors.js";
 import { parseRedisLocation } from "../journal/open-journal.js";
 import { RedisLog } from "../journal/redis-log.js";
@@ -223,8 +223,7 @@ export class RemotePipeline implements CommandPipeline {
   private appliedBatch(batch: { command: Command; events: EngineEvent[] }[]): void {
     this.applied += batch.length;
     if (this.listeners.length > 0) {
-      const all: EngineEvent[] = [];
-      for (const c of batch) for (const e of c.events) all.push(e);
+      const all = eventsOf(batch);
       for (const listener of this.listeners) {
         try {
           listener(all);

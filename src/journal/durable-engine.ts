@@ -47,6 +47,16 @@ export interface CommittedCommand {
 }
 
 export type CommitListener = (batch: readonly CommittedCommand[]) => void;
+
+/** The events of a committed batch, in seq order, as one list (what market data and views consume). */
+export function eventsOf(batch: readonly { events: readonly EngineEvent[] }[]): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const e = batch[i]!.events;
+    for (let k = 0; k < e.length; k++) events.push(e[k]!);
+  }
+  return events;
+}
 export type SubmitCallback = (error: Error | null, committed: CommittedCommand | null) => void;
 
 export interface DurableEngineOptions {

@@ -380,31 +380,56 @@ function epochStart(reply: unknown): EpochStart {
   return { epoch, seq, time, chain };
 }
 
-type Client = ReturnType<typeof newClient>;
+type Client = ReturnType<typeof newRedisClient>;
 
-function newClient(options: RedisLogOptions) {
+function newClient(options: RedisLogOptions): Client {
   // rediss://…?ca=<PEM file>: TLS with a private CA (the one query parameter meant for the client).
   const url = new URL(options.url);
   const caFile = url.searchParams.get("ca");
   url.searchParams.delete("ca");
-  const tls =
-    url.protocol === "rediss:"
-      ? { tls: true as const, ...(caFile === null ? {} : { ca: readFileSync(caFile) }) }
-      : {};
-  const client = createClient({
+  // Commands wait for a reconnect (offline queue): the appender's own deadline bounds each reply.
+  return newRedisClient({
     url: url.toString(),
     name: options.clientName ?? "bourse",
-    // No per-command timer (node-redis's default 5 s one costs ~19 µs of CPU per command and only
-    // covers the wait before sending): a hung server is detected by the appender's own deadline.
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+    ...(caFile === null ? {} : { ca: readFileSync(caFile) }),
+  });
+}
+
+export interface RedisClientSettings {
+  /** redis:// or rediss:// (TLS), without Bourse's own query parameters. */
+  url: string;
+  /** CLIENT SETNAME. */
+  name: string;
+  connectTimeoutMs: number;
+  /** PEM of a private CA (rediss://). */
+  ca?: Buffer;
+  /** Fail commands at once while disconnected instead of queueing them until the reconnect. */
+  failWhileDisconnected?: boolean;
+}
+
+/**
+ * Every Redis connection of Bourse (journal, cache, bus): node-redis without its per-command timer
+ * (the default 5 s one costs ~19 µs of CPU per command against ~2.5 µs for the command, docs/cache.md,
+ * and only covers the wait before sending), reconnecting quickly (a dropped connection is usually a
+ * failover or a restart). Errors surface on the commands that fail; the client's own event would
+ * otherwise crash the process.
+ */
+export function newRedisClient(settings: RedisClientSettings) {
+  const tls = settings.url.startsWith("rediss:")
+    ? { tls: true as const, ...(settings.ca === undefined ? {} : { ca: settings.ca }) }
+    : {};
+  const client = createClient({
+    url: settings.url,
+    name: settings.name,
+    disableOfflineQueue: settings.failWhileDisconnected === true,
     commandOptions: { timeout: 0 },
     socket: {
-      connectTimeout: options.connectTimeoutMs ?? 5_000,
-      // Reconnect quickly: a dropped connection is usually a failover or a restart.
+      connectTimeout: settings.connectTimeoutMs,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000),
       ...tls,
     },
   });
-  // Errors surface on the commands that fail; the client's own event would otherwise crash the process.
   client.on("error", () => {});
   return client;
 }

@@ -36,13 +36,11 @@ import { RequestParser } from "../api/parse.js";
 import { RateLimits } from "../api/rate-limit.js";
 import { ReadCache } from "../api/read-cache.js";
 import { ApiServer } from "../api/server.js";
-import type { MarketDataBus, PublicUpdate } from "../cache/bus.js";
-import type { Cache } from "../cache/cache.js";
+import type { PublicUpdate } from "../cache/bus.js";
 import { MarketDataReplica } from "../cache/md-replica.js";
 import { MemoryMarketDataBus } from "../cache/memory-bus.js";
 import { MemoryCache } from "../cache/memory-cache.js";
-import { openBus } from "../cache/open-bus.js";
-import { openCache } from "../cache/open-cache.js";
+import { openNodeCache } from "../cache/open-bus.js";
 import type { PublicMarketData } from "../cache/public-market-data.js";
 import { RemotePipeline } from "../cluster/remote-pipeline.js";
 import { defaultConfig, type EngineConfig, type SettledConfig, settleConfig } from "../engine/config.js";
@@ -55,6 +53,7 @@ import { RedisLogEventSource } from "../history/redis-log-source.js";
 import { HistoryWriter } from "../history/writer.js";
 import type { CommitListener } from "../journal/durable-engine.js";
 import { parseRedisLocation } from "../journal/open-journal.js";
+import { cacheLimits } from "../limits.js";
 import { MarketData } from "../marketdata/marketdata.js";
 import { Views } from "../marketdata/views.js";
 import { defaultDashboardRoot, registerDashboard } from "../web-server/dashboard.js";
@@ -370,8 +369,6 @@ async function assemble(
 }
 
 const noEvents: readonly EngineEvent[] = [];
-/** How long an API node waits for its first market-data sync before it listens anyway. */
-const replicaStartWaitMs = 5_000;
 const noUpdates: readonly PublicUpdate[] = [];
 
 /** What the node needs of its command pipeline beyond the gateway's port: the history's feed. */
@@ -411,33 +408,15 @@ async function openMarketData(
   const local = new MemoryCache();
   if (config.journal !== null && config.cacheUrl !== null) {
     // An unreachable cache at start does not keep the node from taking orders: its replica stays
-    // stale (public reads answer MARKET_DATA_UNAVAILABLE) until Redis answers. A refused password or
-    // certificate is a configuration error and stops here.
-    const reach = { allowUnreachable: true, connectTimeoutMs: 2_000 };
-    const cache: Cache = await openCache(config.cacheUrl, reach);
-    let bus: MarketDataBus;
-    try {
-      bus = await openBus(config.cacheUrl, reach);
-    } catch (error) {
-      await cache.close().catch(() => {});
-      throw error;
-    }
+    // stale (public reads answer MARKET_DATA_UNAVAILABLE) until Redis answers.
+    const { cache, bus } = await openNodeCache(config.cacheUrl);
     const replica = new MarketDataReplica({ config: settled, bus, cache, log: (m) => log.info(m) });
-    // Before its first sync a replica knows nothing, and while it resyncs (a gap, or the cache's Redis
-    // unreachable) what it holds may be behind: REST answers MARKET_DATA_UNAVAILABLE (retry) rather
-    // than an old book presented as the current one. WebSocket subscribers get a fresh snapshot when
-    // the resync completes.
-    const current = (): boolean => replica.ready && !replica.stale;
-    const reader: PublicMarketData = {
-      book: (symbol, depth) => (replica.ready ? replica.book(symbol, depth) : undefined),
-      trades: (symbol, limit) => (replica.ready ? replica.trades(symbol, limit) : undefined),
-      ticker: (symbol) => (replica.ready ? replica.ticker(symbol) : undefined),
-      candles: (symbol, interval, from, to) =>
-        replica.ready ? replica.candles(symbol, interval, from, to) : undefined,
-    };
-    const reads = new ReadCache(local, reader, current);
+    // While the replica resyncs (a gap, or the cache's Redis unreachable) what it holds may be behind:
+    // REST answers MARKET_DATA_UNAVAILABLE (retry) rather than an old book presented as the current
+    // one. WebSocket subscribers get a fresh snapshot when the resync completes.
+    const reads = new ReadCache(local, replica, () => !replica.stale);
     return {
-      reader,
+      reader: replica,
       reads,
       description: `replica of the engine's, from the ${cache.backend} cache and bus`,
       replica: () => ({ resyncs: replica.stats.resyncs, gaps: replica.stats.gaps, stale: replica.stale }),
@@ -447,11 +426,13 @@ async function openMarketData(
         const synced = replica.start();
         const waited = await Promise.race([
           synced.then(() => true),
-          new Promise<boolean>((resolve) => setTimeout(() => resolve(false), replicaStartWaitMs).unref()),
+          new Promise<boolean>((resolve) =>
+            setTimeout(() => resolve(false), cacheLimits.replicaStartWaitMs).unref(),
+          ),
         ]);
         if (!waited)
           log.warn(
-            `market data: not synced from the cache after ${replicaStartWaitMs} ms (is an engine leader running with --cache?); public reads answer MARKET_DATA_UNAVAILABLE until it is`,
+            `market data: not synced from the cache after ${cacheLimits.replicaStartWaitMs} ms (is an engine leader running with --cache?); public reads answer MARKET_DATA_UNAVAILABLE until it is`,
           );
       },
       apply() {},

@@ -14,7 +14,7 @@ import type { EngineConfig } from "../engine/config.js";
 import type { Engine } from "../engine/engine.js";
 import type { EngineEvent } from "../engine/types.js";
 import { acquireLock } from "../journal/data-dir-lock.js";
-import { type CommitListener, DurableEngine } from "../journal/durable-engine.js";
+import { type CommitListener, DurableEngine, eventsOf } from "../journal/durable-engine.js";
 import { terminalProgress } from "../journal/progress.js";
 import { installSnapshotSignal } from "../journal/snapshot-signal.js";
 import type { RetentionMode } from "../journal/snapshot-store.js";
@@ -109,11 +109,7 @@ export class JournalPipeline implements CommandPipeline {
     durable.onCommit((batch) => {
       this.figures.addBatch(batch.length);
       if (this.listeners.length === 0) return;
-      const events: EngineEvent[] = [];
-      for (let i = 0; i < batch.length; i++) {
-        const e = batch[i]!.events;
-        for (let k = 0; k < e.length; k++) events.push(e[k]!);
-      }
+      const events = eventsOf(batch);
       for (const listener of this.listeners) listener(events);
     });
   }
