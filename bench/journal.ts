@@ -13,7 +13,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
-import * as hdr from "hdr-histogram-js";
 import { defaultConfig } from "../src/engine/config.js";
 import type { CommandInput } from "../src/journal/command-codec.js";
 import { CommandDecoder } from "../src/journal/command-codec.js";
@@ -27,6 +26,7 @@ import { engineFactory } from "../src/journal/state-machine.js";
 import { SystemClock } from "../src/platform/clock.js";
 import { Prng } from "../src/platform/prng.js";
 import { RealFileSystem } from "../src/platform/real-file-system.js";
+import { type AckLatency, openLoopAcks } from "./lib/open-loop.js";
 
 const quick = process.argv.includes("--quick");
 const factory = engineFactory(defaultConfig);
@@ -160,58 +160,23 @@ async function prime(engine: DurableEngine, workload: Workload): Promise<void> {
   await closedLoop(engine, setup.length, () => setup.shift()!);
 }
 
-interface Latency {
-  offeredPerSec: number;
-  achievedPerSec: number;
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-}
-
 /** Open loop at `rate`: command i is due at t0 + i/rate; its latency runs from then to its release. */
-async function openLoop(rate: number, seconds: number): Promise<Latency> {
+async function openLoop(rate: number, seconds: number): Promise<AckLatency> {
   const dir = freshDir(`latency-${rate}`);
   const engine = await openEngine(dir);
   const workload = new Workload(rate);
   engine.onCommit((batch) => workload.observe(batch));
   await prime(engine, workload);
   await closedLoop(engine, 20_000, () => workload.next()); // warm up
-  const h = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const total = Math.floor(rate * seconds);
-  const t0 = performance.now() + 5;
-  let sent = 0;
-  let done = 0;
-  while (done < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000));
-    while (sent < due) {
-      const scheduled = t0 + (sent * 1000) / rate;
-      engine.submitWith(workload.next(), (error) => {
-        if (error) throw error;
-        done++;
-        h.recordValue(Math.max(1, Math.round((performance.now() - scheduled) * 1000)));
-      });
-      sent++;
-    }
-    await tick();
-  }
-  const elapsed = performance.now() - t0;
+  const { latency: result, histogram: h } = await openLoopAcks(
+    engine,
+    () => workload.next(),
+    rate,
+    seconds,
+    tick,
+  );
+  const total = result.count;
   await engine.close();
-  const result: Latency = {
-    offeredPerSec: rate,
-    achievedPerSec: Math.round((total / elapsed) * 1000),
-    count: total,
-    p50Ms: h.getValueAtPercentile(50) / 1000,
-    p99Ms: h.getValueAtPercentile(99) / 1000,
-    p999Ms: h.getValueAtPercentile(99.9) / 1000,
-    maxMs: h.maxValue / 1000,
-  };
   log(`\nack latency at ${rate} commands/s offered (open loop, ${total} commands), HDR percentiles in ms:`);
   log(
     h
@@ -403,7 +368,7 @@ async function main(): Promise<void> {
     `bench:journal${quick ? " --quick" : ""}: ${os.cpus().length} cores, Node ${process.version}, data in ${root}`,
   );
   const throughput = await maxThroughput(quick ? 300_000 : 2_000_000);
-  const latency: Record<number, Latency> = {};
+  const latency: Record<number, AckLatency> = {};
   for (const rate of [10_000, 50_000, 100_000]) latency[rate] = await openLoop(rate, quick ? 2 : 10);
   const entries = quick ? 1_000_000 : 10_000_000;
   const rec = await recovery(entries);

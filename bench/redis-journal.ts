@@ -25,6 +25,7 @@ import { SystemClock } from "../src/platform/clock.js";
 import { Prng } from "../src/platform/prng.js";
 import { runFailover } from "../test/cluster/failover.js";
 import { startReplicatedRedis } from "../test/cluster/redis-servers.js";
+import { type AckLatency, openLoopAcks } from "./lib/open-loop.js";
 
 const quick = process.argv.includes("--quick");
 const factory = engineFactory(defaultConfig);
@@ -35,7 +36,7 @@ const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 /**
  * The open loops sleep between sends instead of spinning: on 2 cores shared with a redis-server
  * primary and its replica, a spinning client takes the CPU the servers need (measured: p50 1.4 ms
- * spinning vs 0.5 ms sleeping at 1k/s). Latency still runs from each order's due time, so a late
+ * spinning vs 0.5 ms sleeping at 1k/s). AckLatency still runs from each order's due time, so a late
  * timer counts against the figures, never for them.
  */
 const nap = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 1));
@@ -114,56 +115,20 @@ async function closedLoop(
   return (count / (performance.now() - t0)) * 1000;
 }
 
-interface Latency {
-  offeredPerSec: number;
-  achievedPerSec: number;
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  maxMs: number;
-}
-
 async function openLoop(
   engine: DurableEngine,
   orders: Orders,
   rate: number,
   seconds: number,
-): Promise<Latency> {
-  const h = hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const total = Math.floor(rate * seconds);
-  const t0 = performance.now() + 5;
-  let sent = 0;
-  let done = 0;
-  while (done < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - t0) * rate) / 1000));
-    while (sent < due) {
-      const scheduled = t0 + (sent * 1000) / rate;
-      engine.submitWith(orders.next(), (error) => {
-        if (error) throw error;
-        done++;
-        h.recordValue(Math.max(1, Math.round((performance.now() - scheduled) * 1000)));
-      });
-      sent++;
-    }
-    await nap();
-    if (engine.failed) throw engine.failed;
-  }
-  const elapsed = performance.now() - t0;
-  const result: Latency = {
-    offeredPerSec: rate,
-    achievedPerSec: Math.round((total / elapsed) * 1000),
-    count: total,
-    p50Ms: h.getValueAtPercentile(50) / 1000,
-    p99Ms: h.getValueAtPercentile(99) / 1000,
-    p999Ms: h.getValueAtPercentile(99.9) / 1000,
-    maxMs: h.maxValue / 1000,
-  };
+): Promise<AckLatency> {
+  const { latency: result, histogram: h } = await openLoopAcks(
+    engine,
+    () => orders.next(),
+    rate,
+    seconds,
+    nap,
+  );
+  const total = result.count;
   h.destroy();
   log(
     `  ${rate}/s offered (${total} orders): ack p50 ${result.p50Ms.toFixed(3)} / p99 ${result.p99Ms.toFixed(3)} / p99.9 ${result.p999Ms.toFixed(3)} / max ${result.maxMs.toFixed(1)} ms; achieved ${result.achievedPerSec}/s`,
@@ -234,9 +199,9 @@ async function main(): Promise<void> {
     const ordersPerSec = await closedLoop(engine, count, () => orders.next());
     log(`durable orders/s (closed loop, ${count} orders): ${Math.round(ordersPerSec)}`);
 
-    // 2. Latency, open loop.
+    // 2. AckLatency, open loop.
     log("ack latency, open loop:");
-    const latency: Latency[] = [];
+    const latency: AckLatency[] = [];
     for (const rate of [1_000, 10_000, 50_000])
       latency.push(await openLoop(engine, orders, rate, quick ? 2 : 8));
 
