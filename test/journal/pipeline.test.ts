@@ -2,13 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Command } from "../../src/engine/types.js";
 import { CommandGenerator } from "../../src/journal/command-generator.js";
-import { type CommittedCommand, DurableEngine } from "../../src/journal/durable-engine.js";
+import { DurableEngine } from "../../src/journal/durable-engine.js";
 import { InlineSnapshotter } from "../../src/journal/snapshotter.js";
 import { verifyJournal } from "../../src/journal/verify.js";
 import { SimulatedClock } from "../../src/platform/clock.js";
 import { Prng } from "../../src/platform/prng.js";
 import { SimulatedFileSystem } from "../../src/platform/simulated-file-system.js";
-import { cleanReplayHash, factory, quiet } from "./helpers.js";
+import { cleanReplayHash, factory, quiet, submitInSeqOrder } from "./helpers.js";
 
 function open(fs: SimulatedFileSystem, clock: SimulatedClock, extra = {}): Promise<DurableEngine> {
   return DurableEngine.open({
@@ -30,26 +30,12 @@ describe("durable engine", () => {
     fs.mkdirp("/data");
     const clock = new SimulatedClock();
     const engine = await open(fs, clock);
-    const generator = new CommandGenerator(new Prng(2));
-    const inputs = [...generator.setup(), ...Array.from({ length: 2_000 }, () => generator.next())];
-    const committed: CommittedCommand[] = [];
-    engine.onCommit((batch) => committed.push(...batch));
-    const results = await Promise.all(
-      inputs.map((input) => {
-        clock.advance(1);
-        return engine.submit(input);
-      }),
-    );
-    assert.equal(results.length, inputs.length);
-    assert.deepEqual(
-      committed.map((c) => c.command.seq),
-      inputs.map((_, i) => i + 1),
-    );
+    const committed = await submitInSeqOrder(engine, clock, 2, 2_000);
     const hash = engine.stateHash();
     await engine.requestSnapshot();
     await engine.close();
     const reopened = await open(fs, clock);
-    assert.equal(reopened.lastSeq, inputs.length);
+    assert.equal(reopened.lastSeq, committed.length);
     assert.equal(reopened.stateHash(), hash);
     assert.equal(cleanReplayHash(committed.map((c) => c.command as Command)), hash);
     assert.ok(reopened.recovery.snapshot !== null);

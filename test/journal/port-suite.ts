@@ -8,11 +8,11 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import type { Command } from "../../src/engine/types.js";
 import { CommandGenerator } from "../../src/journal/command-generator.js";
-import { type CommittedCommand, DurableEngine } from "../../src/journal/durable-engine.js";
+import { DurableEngine } from "../../src/journal/durable-engine.js";
 import type { Journal } from "../../src/journal/journal.js";
 import { SimulatedClock } from "../../src/platform/clock.js";
 import { Prng } from "../../src/platform/prng.js";
-import { cleanReplayHash, factory, quiet } from "./helpers.js";
+import { cleanReplayHash, factory, quiet, submitInSeqOrder } from "./helpers.js";
 
 export interface PortBackend {
   /** A journal on a new, empty log. */
@@ -35,25 +35,11 @@ export function journalPortSuite(backend: PortBackend): void {
     await backend.fresh();
     const clock = new SimulatedClock();
     const engine = await open(backend, clock);
-    const generator = new CommandGenerator(new Prng(2));
-    const inputs = [...generator.setup(), ...Array.from({ length: 2_000 }, () => generator.next())];
-    const committed: CommittedCommand[] = [];
-    engine.onCommit((batch) => committed.push(...batch));
-    const results = await Promise.all(
-      inputs.map((input) => {
-        clock.advance(1);
-        return engine.submit(input);
-      }),
-    );
-    assert.equal(results.length, inputs.length);
-    assert.deepEqual(
-      committed.map((c) => c.command.seq),
-      inputs.map((_, i) => i + 1),
-    );
+    const committed = await submitInSeqOrder(engine, clock, 2, 2_000);
     const hash = engine.stateHash();
     await engine.close();
     const reopened = await open(backend, clock);
-    assert.equal(reopened.lastSeq, inputs.length);
+    assert.equal(reopened.lastSeq, committed.length);
     assert.equal(reopened.stateHash(), hash);
     assert.equal(cleanReplayHash(committed.map((c) => c.command as Command)), hash);
     await reopened.close();
